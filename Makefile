@@ -1,0 +1,43 @@
+# kaltimnews: `make crawl` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SCRAPY := $(VENV)/bin/scrapy
+STAMP := $(VENV)/.installed
+DEMO_PORT ?= 8765
+FEEDS := -O data/articles.jsonl -O data/articles.csv
+
+.PHONY: install crawl demo test services clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools<81' wheel
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main crawl: the live site into data/kaltimnews.sqlite3 and data/articles.{jsonl,csv}.
+crawl: install
+	mkdir -p data
+	$(SCRAPY) crawl suarakaltim $(FEEDS)
+
+## The same crawl, offline, against the bundled mirror of the site.
+demo: install
+	mkdir -p data
+	$(PY) -m kaltimnews.mirror kaltimnews/mirrors/suarakaltim --port $(DEMO_PORT) & \
+	  server=$$!; trap "kill $$server" EXIT; \
+	  for i in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ && break; sleep 0.1; done; \
+	  $(SCRAPY) crawl suarakaltim -a refresh=1 -s MIRROR_URL=http://127.0.0.1:$(DEMO_PORT) $(FEEDS)
+
+## Services the tests talk to (PostgreSQL, Redis): started when they are down.
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+
+test: install services
+	$(PY) -m pytest
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache

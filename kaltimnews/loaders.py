@@ -1,0 +1,59 @@
+"""The article item loader: every value normalised the same way, whichever layer found it.
+
+Page objects add candidate values in order of trust (metadata, template selectors, generic
+fallbacks); single-valued fields keep the first non-empty one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from itemloaders.processors import Join, MapCompose, TakeFirst
+from scrapy.loader import ItemLoader
+
+from kaltimnews.dates import to_iso
+from kaltimnews.items import ArticleItem
+from kaltimnews.text import is_chrome, normalise_space, split_authors, strip_tag_marker
+
+
+def unique_list(values: list[Any]) -> list[Any]:
+    """Keep order, drop repeats (case-insensitively for text)."""
+    seen: set[Any] = set()
+    kept = []
+    for value in values:
+        key = value.casefold() if isinstance(value, str) else value
+        if key not in seen:
+            seen.add(key)
+            kept.append(value)
+    return kept
+
+
+def drop_chrome(line: str) -> str | None:
+    return line if line and not is_chrome(line) else None
+
+
+def non_empty(value: Any) -> Any:
+    return value if value not in ("", None) else None
+
+
+def iso_datetime(value: datetime | str) -> str:
+    return to_iso(value) if isinstance(value, datetime) else normalise_space(value)
+
+
+class ArticleLoader(ItemLoader):
+    default_item_class = ArticleItem
+    default_input_processor = MapCompose(normalise_space)
+    default_output_processor = TakeFirst()
+
+    authors_in = MapCompose(split_authors)
+    authors_out = unique_list
+    tags_in = MapCompose(strip_tag_marker, non_empty)
+    tags_out = unique_list
+    related_urls_in = MapCompose(normalise_space, non_empty)
+    related_urls_out = unique_list
+    published_at_in = MapCompose(iso_datetime)
+    modified_at_in = MapCompose(iso_datetime)
+    body_in = MapCompose(normalise_space, drop_chrome)
+    body_out = Join("\n\n")
+    word_count_in = MapCompose(int)

@@ -1,0 +1,281 @@
+"""The local mirror: news sites served from a folder on 127.0.0.1, invisible to spiders.
+
+A mirror folder holds one sub-folder per host. ``https://<host><path>?<query>`` is served from
+``<root>/<host><path>``:
+
+* a file is served as it is, whatever the query;
+* a folder serves ``index@<k>=<v>.html`` for the first query parameter that has such a file
+  (``?page=2`` -> ``index@page=2.html``), else ``index.html``; other parameters are ignored,
+  as a real server ignores ``utm_source``;
+* ``<root>/_routes.json`` maps ``"<host><path>"`` to special answers:
+  ``{"status": 500}``, ``{"status": 301, "location": "https://..."}``, ``{"body": "...",
+  "content_type": "..."}``, ``{"headers": {...}}``;
+* anything else is a 404.
+
+With the Scrapy setting ``MIRROR_URL`` (``-s MIRROR_URL=http://127.0.0.1:8765``),
+:class:`MirrorDownloadHandler` fetches every request from ``MIRROR_URL/<host><path>?<query>``
+and hands back a response that carries the real URL, so spiders and items never see the mirror.
+
+Serve a folder with ``python -m kaltimnews.mirror DIR --port N``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import mimetypes
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import build_from_crawler, load_object
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+    ".rss": "application/rss+xml; charset=utf-8",
+}
+
+
+def bundled_mirror(site: str) -> Path:
+    """The fixture mirror shipped inside the package (works from an installed egg's extraction too)."""
+    return Path(str(resources.files("kaltimnews") / "mirrors" / site))
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+class Answer:
+    """What the mirror sends for one request."""
+
+    def __init__(
+        self,
+        status: int = 200,
+        body: bytes = b"",
+        content_type: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ):
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or {}
+
+
+class MirrorFolder:
+    """Maps (host, path, query) to an :class:`Answer`, following the rules in the module docstring."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+        routes_file = self.root / "_routes.json"
+        self.routes: dict[str, dict[str, Any]] = (
+            json.loads(routes_file.read_text("utf-8")) if routes_file.is_file() else {}
+        )
+
+    def file_for(self, host: str, path: str, query: str = "") -> Path | None:
+        target = (self.root / host / path.lstrip("/")).resolve()
+        if not target.is_relative_to(self.root):
+            return None
+        if target.is_file():
+            return target
+        if target.is_dir():
+            for key, value in parse_qsl(query, keep_blank_values=True):
+                variant = target / f"index@{key}={value}.html"
+                if variant.is_file():
+                    return variant
+            index = target / "index.html"
+            if index.is_file():
+                return index
+        return None
+
+    def answer(self, host: str, path: str, query: str = "") -> Answer:
+        route = self.routes.get(host + (path.rstrip("/") or "/")) or self.routes.get(host + path)
+        if route:
+            return self._route_answer(route)
+        found = self.file_for(host, path, query)
+        if found is None:
+            return Answer(404, b"<html><body><h1>404 Not Found</h1></body></html>")
+        content_type = CONTENT_TYPES.get(found.suffix) or (
+            mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+        )
+        return Answer(200, found.read_bytes(), content_type)
+
+    def _route_answer(self, route: dict[str, Any]) -> Answer:
+        headers = dict(route.get("headers", {}))
+        if "location" in route:
+            headers["Location"] = route["location"]
+        body = route.get("body", "")
+        if "body_file" in route:
+            body_bytes = (self.root / route["body_file"]).read_bytes()
+        else:
+            body_bytes = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        return Answer(
+            int(route.get("status", 200)),
+            body_bytes,
+            route.get("content_type", "text/html; charset=utf-8"),
+            headers,
+        )
+
+
+# --------------------------------------------------------------------------- HTTP server
+
+
+def _handler_for(folder: MirrorFolder) -> type[BaseHTTPRequestHandler]:
+    class MirrorRequestHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "kaltimnews-mirror"
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            self._send(head_only=False)
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._send(head_only=True)
+
+        def _send(self, head_only: bool) -> None:
+            parts = urlsplit(self.path)
+            host, _, path = parts.path.lstrip("/").partition("/")
+            answer = folder.answer(host, "/" + path, parts.query)
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.content_type)
+            self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if not head_only:
+                self.wfile.write(answer.body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass  # the crawl's own log names every URL; per-request lines here are noise
+
+    return MirrorRequestHandler
+
+
+class MirrorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Scrapy opens many connections at once; the default backlog of 5 drops some under load.
+    request_queue_size = 256
+
+    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0):
+        self.folder = MirrorFolder(root)
+        super().__init__((host, port), _handler_for(self.folder))
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+@contextmanager
+def serve_mirror(root: str | Path, port: int = 0) -> Iterator[MirrorServer]:
+    """Serve ``root`` on 127.0.0.1 in a background thread for the duration of the block."""
+    server = MirrorServer(root, port=port)
+    thread = threading.Thread(target=server.serve_forever, name="kaltimnews-mirror", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- Scrapy side
+
+
+def mirror_url_for(mirror_url: str, url: str) -> str:
+    """``https://host/p?q`` -> ``<mirror_url>/host/p?q``."""
+    parts = urlsplit(url)
+    mirrored = f"{mirror_url.rstrip('/')}/{parts.netloc}{parts.path or '/'}"
+    return f"{mirrored}?{parts.query}" if parts.query else mirrored
+
+
+def real_url_for(mirror_url: str, mirrored: str, scheme: str = "https") -> str:
+    """The inverse of :func:`mirror_url_for`, for redirects that point back into the mirror."""
+    prefix = mirror_url.rstrip("/") + "/"
+    if not mirrored.startswith(prefix):
+        return mirrored
+    return f"{scheme}://{mirrored[len(prefix):]}"
+
+
+class MirrorDownloadHandler:
+    """HTTP(S) download handler that reads from ``MIRROR_URL`` when it is set.
+
+    It wraps the real handler (``MIRROR_INNER_HANDLER``, Scrapy's HTTP/1.1 one by default, or
+    scrapy-playwright's), so everything else in the stack (robots.txt, redirects, retries,
+    caching, rendering) works on the real URLs as it would on the live site.
+    """
+
+    lazy = False
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+        settings = crawler.settings
+        self.mirror_url: str = (settings.get("MIRROR_URL") or "").rstrip("/")
+        inner_cls = load_object(
+            settings.get("MIRROR_INNER_HANDLER")
+            or "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+        )
+        self.inner = build_from_crawler(inner_cls, crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def download_request(self, request: Request) -> Response:
+        if not self.mirror_url:
+            return await self._inner_download(request)
+        mirrored = request.replace(url=mirror_url_for(self.mirror_url, request.url))
+        response = await self._inner_download(mirrored)
+        location = response.headers.get(b"Location")
+        if location:
+            real_location = real_url_for(self.mirror_url, location.decode("latin-1"))
+            response.headers[b"Location"] = real_location.encode("latin-1")
+        return response.replace(url=request.url, request=request)
+
+    async def _inner_download(self, request: Request) -> Response:
+        result = self.inner.download_request
+        if inspect.iscoroutinefunction(result):
+            return await result(request)
+        return await maybe_deferred_to_future(result(request, self.crawler.spider))
+
+    async def close(self) -> None:
+        closing = getattr(self.inner, "close", None)
+        if closing is None:
+            return
+        outcome = closing()
+        if inspect.isawaitable(outcome):
+            await outcome
+        elif hasattr(outcome, "addCallback"):
+            await maybe_deferred_to_future(outcome)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a kaltimnews mirror folder on 127.0.0.1.")
+    parser.add_argument("root", help="mirror folder (one sub-folder per host)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    server = MirrorServer(args.root, host=args.host, port=args.port)
+    print(f"Serving {server.folder.root} at {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Scrapy settings for kaltimnews: polite to the live sites, fast against the local mirror."""
+
+import os
+
+from kaltimnews.items import ARTICLE_FIELDS
+
+BOT_NAME = "kaltimnews"
+SPIDER_MODULES = ["kaltimnews.spiders"]
+NEWSPIDER_MODULE = "kaltimnews.spiders"
+COMMANDS_MODULE = "kaltimnews.commands"
+
+# --- Politeness (live sites). A crawl against MIRROR_URL lowers these (see spiders/base.py).
+CONTACT_URL = os.environ.get("KALTIMNEWS_CONTACT_URL", "https://github.com/kaltimnews/kaltimnews")
+USER_AGENT = f"kaltimnews/0.1 (+{CONTACT_URL}; news research crawler)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# --- The local mirror: every request read from MIRROR_URL/<host><path>?<query> when set.
+MIRROR_URL = os.environ.get("MIRROR_URL", "")
+MIRROR_INNER_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+DOWNLOAD_HANDLERS = {
+    "http": "kaltimnews.mirror.MirrorDownloadHandler",
+    "https": "kaltimnews.mirror.MirrorDownloadHandler",
+}
+
+# --- Items: validate, deduplicate, store.
+ITEM_PIPELINES = {
+    "kaltimnews.pipelines.ValidationPipeline": 100,
+    "kaltimnews.pipelines.DeduplicationPipeline": 200,
+    "kaltimnews.pipelines.StoragePipeline": 300,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Before robots.txt and the download: a stored article is not fetched again.
+    "kaltimnews.middlewares.SkipStoredArticlesMiddleware": 50,
+}
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/kaltimnews.sqlite3")
+STORAGE_BATCH_SIZE = 100
+DEAD_LETTER_DIR = "data/dead-letter"
+#: Bodies shorter than this many words are not articles (video pages, stubs).
+MIN_BODY_WORDS = 40
+
+# --- Feeds: UTF-8, fixed column order, lists joined readably (kaltimnews/exporters.py).
+FEED_EXPORT_ENCODING = "utf-8"
+FEED_EXPORT_FIELDS = list(ARTICLE_FIELDS)
+FEED_EXPORTERS = {
+    "csv": "kaltimnews.exporters.ArticleCsvItemExporter",
+    "jsonl": "kaltimnews.exporters.ArticleJsonLinesItemExporter",
+    "jsonlines": "kaltimnews.exporters.ArticleJsonLinesItemExporter",
+    "jl": "kaltimnews.exporters.ArticleJsonLinesItemExporter",
+}
+
+# --- Optional, off by default: HTTPCACHE_ENABLED=1 keeps pages in .scrapy/httpcache for
+# re-runs while developing selectors; JOBDIR=... makes a crawl resumable.
+HTTPCACHE_DIR = "httpcache"
+HTTPCACHE_IGNORE_HTTP_CODES = [500, 502, 503, 504, 408, 429]
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = os.environ.get("KALTIMNEWS_LOG_LEVEL", "INFO")
+
+# STATS_FILE=path writes the final crawl stats as JSON (used by tests and schedulers).
+EXTENSIONS = {"kaltimnews.extensions.StatsFile": 500}
+STATS_FILE = ""

@@ -1,0 +1,237 @@
+"""The crawl pattern every news site shares; a site's spider only names its URLs and page class.
+
+Discovery: news sitemaps (also those robots.txt names), the home page and listing pages. Every
+article URL is canonicalised before it is requested, so tracking-query, ``?page=1`` and
+trailing-slash variants of one article are one request. Article pages follow their "Baca Juga"
+links within the site; multi-page articles are fetched page by page and emitted as one item.
+Every page that gives no item says why in the stats (``kaltimnews/...``) and in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any, ClassVar
+
+from scrapy import Request
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.spiders import SitemapSpider
+from twisted.python.failure import Failure
+
+from kaltimnews.items import ArticleItem
+from kaltimnews.pages.base import ArticlePage
+from kaltimnews.text import word_count
+from kaltimnews.urls import canonical_url
+
+STATS = "kaltimnews"
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class NewsSpider(SitemapSpider):
+    """Base spider for a news site. Subclasses set the class attributes below."""
+
+    page_class: ClassVar[type[ArticlePage]] = ArticlePage
+    home_urls: ClassVar[tuple[str, ...]] = ()
+    listing_urls: ClassVar[tuple[str, ...]] = ()
+    #: Links to follow from home and listing pages besides articles (listing pagination, say).
+    listing_url: ClassVar[re.Pattern[str] | None] = None
+    #: Listing pages fetched at most per crawl (``-a listing_pages=N``): archives are deep.
+    default_listing_pages: ClassVar[int] = 10
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.refresh = _truthy(kwargs.get("refresh", False))
+        self.follow_related = _truthy(kwargs.get("follow_related", True))
+        self.listing_pages = int(kwargs.get("listing_pages", self.default_listing_pages))
+        self._listing_pages_seen = 0
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if settings.get("MIRROR_URL"):
+            # The mirror is ours, on loopback: politeness delays only slow the tests down.
+            # Command-line values (priority "cmdline") still win over these.
+            for name, value in (
+                ("AUTOTHROTTLE_ENABLED", False),
+                ("DOWNLOAD_DELAY", 0),
+                ("CONCURRENT_REQUESTS_PER_DOMAIN", 16),
+                ("RETRY_TIMES", 1),
+            ):
+                settings.set(name, value, priority="spider")
+
+    # ------------------------------------------------------------------ discovery
+
+    async def start(self) -> AsyncIterator[Any]:
+        async for request in super().start():  # the sitemaps
+            yield request.replace(errback=self.on_error)
+        for url in (*self.home_urls, *self.listing_urls):
+            yield Request(url, callback=self.parse_listing, errback=self.on_error)
+
+    sitemap_rules = [(r".", "parse_article")]
+
+    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for entry in entries:
+            loc = (entry.get("loc") or "").strip()
+            if self.page_class.is_article_url(loc) or entry.get("sitemap"):
+                entry["loc"] = loc
+                yield entry
+            elif loc:
+                self._count("skipped/sitemap_non_article")
+                self.logger.debug("Sitemap entry is not an article URL: %s", loc)
+
+    def _parse_sitemap(self, response: Response) -> Iterable[Request]:
+        # SitemapSpider builds plain requests; ours are canonical, marked and have an errback.
+        for request in super()._parse_sitemap(response):
+            if request.callback == self.parse_article:
+                self._count("discovered/sitemap")
+                article = self.article_request(request.url)
+                if article is not None:
+                    yield article
+            else:
+                yield request.replace(errback=self.on_error)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        """Home and listing pages: request every article they link, follow listing pagination."""
+        self._count("listing_pages")
+        if not isinstance(response, TextResponse):
+            self._count("skipped/non_html")
+            return
+        for href in response.css("a::attr(href)").getall():
+            url = response.urljoin(href.strip())
+            if self.page_class.is_article_url(url):
+                request = self.article_request(url)
+                if request is not None:
+                    self._count("discovered/listing")
+                    yield request
+            elif self.listing_url is not None and self.listing_url.search(url):
+                if self._listing_pages_seen < self.listing_pages:
+                    self._listing_pages_seen += 1
+                    yield Request(url, callback=self.parse_listing, errback=self.on_error)
+
+    def article_request(self, url: str, **meta: Any) -> Request | None:
+        canonical = canonical_url(url, self.page_class.url_rules)
+        if not self.page_class.is_article_url(canonical):
+            return None
+        return Request(
+            canonical,
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta={"kaltimnews_article": True, "canonical_url": canonical, **meta},
+        )
+
+    # ------------------------------------------------------------------ articles
+
+    def parse_article(self, response: Response) -> Iterator[ArticleItem | Request]:
+        page = self._page_or_none(response)
+        if page is None:
+            return
+        item = page.to_item()
+        if self.follow_related:
+            yield from self._related_requests(page)
+        pages = page.page_count()
+        if pages > 1 and page.page_number == 1:
+            self._count("articles/multi_page")
+            yield self._next_page_request(item, list(range(2, pages + 1)))
+        else:
+            yield self._emit(item)
+
+    def parse_article_page(
+        self, response: Response, article: ArticleItem, remaining: list[int]
+    ) -> Iterator[ArticleItem | Request]:
+        """Page 2..N of a multi-page article: append its text, then fetch the next or emit."""
+        page = self._page_or_none(response, count_missing=False)
+        if page is not None:
+            _append_page(article, page.to_item())
+            if self.follow_related:
+                yield from self._related_requests(page)
+        else:
+            self._count("articles/page_without_text")
+        if remaining:
+            yield self._next_page_request(article, remaining)
+        else:
+            yield self._emit(article)
+
+    def _next_page_request(self, article: ArticleItem, remaining: list[int]) -> Request:
+        number, rest = remaining[0], remaining[1:]
+        return Request(
+            self.page_class.page_url(article["url"], number),
+            callback=self.parse_article_page,
+            errback=self.on_page_error,
+            cb_kwargs={"article": article, "remaining": rest},
+            meta={"kaltimnews_page": number},
+        )
+
+    def _page_or_none(self, response: Response, count_missing: bool = True) -> ArticlePage | None:
+        if not isinstance(response, TextResponse):
+            self._count("skipped/non_html")
+            self.logger.warning("Not an HTML page, no article: %s", response.url)
+            return None
+        page = self.page_class(response)
+        if page.metadata.json_ld_errors:
+            self._count("pages/invalid_json_ld", page.metadata.json_ld_errors)
+        if not page.is_article_url(page.url):
+            self._count("skipped/non_article_page")
+            self.logger.info("Not an article page (%s), no item: %s", page.url, response.url)
+            return None
+        if not page.has_article_text:
+            if count_missing:
+                self._count("skipped/no_article_text")
+                self.logger.warning("No article text, no item: %s", response.url)
+            return None
+        self._count(f"template/{page.template_name}")
+        return page
+
+    def _related_requests(self, page: ArticlePage) -> Iterator[Request]:
+        for url in page.related_urls:
+            if page.is_article_url(url):
+                request = self.article_request(url)
+                if request is not None:
+                    self._count("discovered/related")
+                    yield request
+
+    def _emit(self, item: ArticleItem) -> ArticleItem:
+        item["word_count"] = word_count(item.get("body"))
+        self._count("articles/emitted")
+        return item
+
+    # ------------------------------------------------------------------ failures
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            self._count(f"http_error/{status}")
+            self.logger.warning("HTTP %s, no item: %s", status, request.url)
+        else:
+            self._count(f"download_error/{failure.type.__name__}")
+            self.logger.error("Download failed (%s), no item: %s", failure.getErrorMessage(), request.url)
+
+    def on_page_error(self, failure: Failure) -> Iterator[ArticleItem | Request]:
+        """A later page of an article failed: emit the pages we have rather than lose the article."""
+        self.on_error(failure)
+        self._count("articles/incomplete")
+        article: ArticleItem = failure.request.cb_kwargs["article"]
+        remaining: list[int] = failure.request.cb_kwargs["remaining"]
+        self.logger.warning("Article missing a page, emitting the rest: %s", article.get("url"))
+        if remaining:
+            yield self._next_page_request(article, remaining)
+        else:
+            yield self._emit(article)
+
+    def _count(self, key: str, count: int = 1) -> None:
+        self.crawler.stats.inc_value(f"{STATS}/{key}", count)
+
+
+def _append_page(article: ArticleItem, page_item: ArticleItem) -> None:
+    if page_item.get("body"):
+        article["body"] = "\n\n".join(b for b in (article.get("body"), page_item["body"]) if b)
+    related = list(article.get("related_urls") or [])
+    related += [u for u in page_item.get("related_urls") or [] if u not in related]
+    article["related_urls"] = related
+

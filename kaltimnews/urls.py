@@ -1,0 +1,81 @@
+"""Canonical article URLs: one spelling per article, whatever link it was found through.
+
+w3lib does the generic part (sorted query, percent-encoding, no fragment); each site adds its
+rules (its tracking parameters and host aliases) through a :class:`UrlRules`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url
+
+#: Query parameters that never select content, on any site.
+GENERIC_TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga", "ref", "amp"}
+)
+GENERIC_TRACKING_PREFIXES = ("utm_",)
+
+
+@dataclass(frozen=True)
+class UrlRules:
+    """A site's URL rules, beyond the generic ones."""
+
+    tracking_params: frozenset[str] = frozenset()
+    #: Parameter that selects one page of a multi-page article; the article URL has none.
+    paging_param: str | None = "page"
+    #: Host spellings of the same page (AMP, mobile, bare domain) to their canonical host.
+    host_aliases: dict[str, str] = field(default_factory=dict)
+    scheme: str = "https"
+
+    def is_tracking(self, name: str) -> bool:
+        name = name.lower()
+        return (
+            name in GENERIC_TRACKING_PARAMS
+            or name in self.tracking_params
+            or name.startswith(GENERIC_TRACKING_PREFIXES)
+        )
+
+
+DEFAULT_RULES = UrlRules()
+
+
+def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
+    """The one spelling of an article URL; idempotent: canonical_url(canonical_url(u)) == canonical_url(u)."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(canonicalize_url(url, keep_fragments=False))
+    host = (parts.hostname or "").lower().rstrip(".")
+    host = rules.host_aliases.get(host, host)
+    netloc = host if parts.port in (None, 80, 443) else f"{host}:{parts.port}"
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not rules.is_tracking(k) and k != rules.paging_param
+    ]
+    path = re.sub(r"/{2,}", "/", parts.path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    scheme = rules.scheme if parts.scheme in ("http", "https") else parts.scheme
+    return urlunsplit((scheme, netloc, path or "/", urlencode(query), ""))
+
+
+def page_number(url: str, rules: UrlRules = DEFAULT_RULES) -> int | None:
+    """The page a multi-page article URL asks for (``?page=2`` -> 2), None when it asks for none."""
+    if not rules.paging_param:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == rules.paging_param and value.isdigit():
+            return int(value)
+    return None
+
+
+def with_query_param(url: str, name: str, value: str) -> str:
+    """``url`` with one query parameter set (replacing any previous value)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
