@@ -5,7 +5,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 SCRAPY := $(VENV)/bin/scrapy
 STAMP := $(VENV)/.installed
-DEMO_PORT ?= 8765
 FEEDS := -O data/articles.jsonl -O data/articles.csv
 
 .PHONY: install crawl demo test services clean
@@ -23,13 +22,11 @@ crawl: install
 	mkdir -p data
 	$(SCRAPY) crawl suarakaltim $(FEEDS)
 
-## The same crawl, offline, against the bundled mirror of the site.
+## The same crawl, offline, against the bundled mirror (its own store: fixture pages never mix with real ones).
 demo: install
 	mkdir -p data
-	$(PY) -m kaltimnews.mirror kaltimnews/mirrors/suarakaltim --port $(DEMO_PORT) & \
-	  server=$$!; trap "kill $$server" EXIT; \
-	  for i in $$(seq 50); do curl -s -o /dev/null http://127.0.0.1:$(DEMO_PORT)/ && break; sleep 0.1; done; \
-	  $(SCRAPY) crawl suarakaltim -a refresh=1 -s MIRROR_URL=http://127.0.0.1:$(DEMO_PORT) $(FEEDS)
+	$(PY) -m kaltimnews.mirror kaltimnews/mirrors/suarakaltim --port 0 -- \
+	  $(SCRAPY) crawl suarakaltim -a refresh=1 -s DATABASE_URL=sqlite:///data/demo.sqlite3 $(FEEDS)
 
 ## Services the tests talk to (PostgreSQL, Redis): started when they are down.
 services:

@@ -25,6 +25,9 @@ import argparse
 import inspect
 import json
 import mimetypes
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -261,12 +264,22 @@ class MirrorDownloadHandler:
             await maybe_deferred_to_future(outcome)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve a kaltimnews mirror folder on 127.0.0.1.")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Serve a kaltimnews mirror folder on 127.0.0.1.",
+        epilog="With a command after --, serve only while it runs, with MIRROR_URL set for it "
+        "(e.g. -- scrapy crawl suarakaltim), and exit with its status.",
+    )
     parser.add_argument("root", help="mirror folder (one sub-folder per host)")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
     args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if command:
+        with serve_mirror(args.root, port=args.port) as server:
+            print(f"Serving {server.folder.root} at {server.url} for: {' '.join(command)}", flush=True)
+            return subprocess.call(command, env={**os.environ, "MIRROR_URL": server.url})
     server = MirrorServer(args.root, host=args.host, port=args.port)
     print(f"Serving {server.folder.root} at {server.url}", flush=True)
     try:
@@ -275,7 +288,8 @@ def main(argv: list[str] | None = None) -> None:
         pass
     finally:
         server.server_close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

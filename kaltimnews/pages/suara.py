@@ -61,10 +61,13 @@ SUARA_URL_RULES = UrlRules(
     },
 )
 
+# The slug ends the path: ``.../<slug>/komentar`` is the comments page, not the article.
+_ARTICLE_URL_END = r"/?(?:[?#].*)?$"
+
 #: ``/YYYY/MM/DD/HHMMSS/`` in every Suara article URL: the publish time in WIB, to the second.
 URL_TIMESTAMP = re.compile(r"/(20\d\d)/(\d\d)/(\d\d)/(\d\d)(\d\d)(\d\d)/")
 NETWORK_ARTICLE_URL = re.compile(
-    r"^https?://(?:[\w-]+\.)?suara\.com/.+/20\d{2}/\d{2}/\d{2}/\d{6}/[a-z0-9-]+"
+    r"^https?://(?:[\w-]+\.)?suara\.com/.+/20\d{2}/\d{2}/\d{2}/\d{6}/[a-z0-9-]+" + _ARTICLE_URL_END
 )
 
 
@@ -124,4 +127,6 @@ class SuaraArticlePage(ArticlePage):
 
 class SuaraKaltimArticlePage(SuaraArticlePage):
     site = "suarakaltim"
-    article_url = re.compile(r"^https?://kaltim\.suara\.com/read/20\d{2}/\d{2}/\d{2}/\d{6}/[a-z0-9-]+")
+    article_url = re.compile(
+        r"^https?://kaltim\.suara\.com/read/20\d{2}/\d{2}/\d{2}/\d{6}/[a-z0-9-]+" + _ARTICLE_URL_END
+    )
