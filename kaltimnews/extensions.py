@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +45,73 @@ def _jsonable(value):
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+class MemoryWithBrowser:
+    """Peak memory of the crawl *and its browser*: Scrapy's MEMUSAGE sees only its own process.
+
+    Every ``MEMORY_CHECK_INTERVAL`` seconds it sums the proportional set size (PSS: shared pages
+    split between the processes that share them, so Chromium's many processes are not counted
+    many times over) of this process and all its descendants; the peak goes to ``kaltimnews/memory/peak_mb``,
+    and above ``MEMORY_LIMIT_MB`` the crawl stops with the reason ``memusage_exceeded``.
+    """
+
+    def __init__(self, crawler, limit_mb: float, interval: float):
+        import psutil
+
+        self.crawler = crawler
+        self.limit_mb = limit_mb
+        self.interval = interval
+        self.process = psutil.Process()
+        self.peak_mb = 0.0
+        self.task = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        interval = crawler.settings.getfloat("MEMORY_CHECK_INTERVAL")
+        if interval <= 0:
+            raise NotConfigured
+        extension = cls(crawler, crawler.settings.getfloat("MEMORY_LIMIT_MB"), interval)
+        crawler.signals.connect(extension.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(extension.engine_stopped, signal=signals.engine_stopped)
+        return extension
+
+    def total_rss_mb(self) -> float:
+        import psutil
+
+        total = 0
+        for process in (self.process, *self.process.children(recursive=True)):
+            try:
+                info = process.memory_full_info()
+            except psutil.AccessDenied:
+                info = process.memory_info()
+            except psutil.Error:  # a child that just exited
+                continue
+            total += getattr(info, "pss", info.rss)
+        return total / 2**20
+
+    def engine_started(self):
+        from twisted.internet import task
+
+        self.task = task.LoopingCall(self.check)
+        self.task.start(self.interval, now=True)
+
+    def engine_stopped(self):
+        if self.task and self.task.running:
+            self.task.stop()
+        self.check(closing=True)
+
+    def check(self, closing: bool = False):
+        current = self.total_rss_mb()
+        if current > self.peak_mb:
+            self.peak_mb = current
+            self.crawler.stats.set_value("kaltimnews/memory/peak_mb", round(current, 1))
+        if not closing and self.limit_mb and current > self.limit_mb:
+            logger.error(
+                "Memory of the crawl and its browser is %.0f MB, over MEMORY_LIMIT_MB=%.0f: stopping",
+                current,
+                self.limit_mb,
+            )
+            self.crawler.stats.set_value("memusage/limit_reached", 1)
+            if self.crawler.engine and self.crawler.engine.spider:
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="memusage_exceeded"))

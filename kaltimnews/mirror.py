@@ -239,6 +239,8 @@ class MirrorDownloadHandler:
     async def download_request(self, request: Request) -> Response:
         if not self.mirror_url:
             return await self._inner_download(request)
+        if request.meta.get("playwright"):
+            return await self._render_from_mirror(request)
         mirrored = request.replace(url=mirror_url_for(self.mirror_url, request.url))
         response = await self._inner_download(mirrored)
         location = response.headers.get(b"Location")
@@ -246,6 +248,34 @@ class MirrorDownloadHandler:
             real_location = real_url_for(self.mirror_url, location.decode("latin-1"))
             response.headers[b"Location"] = real_location.encode("latin-1")
         return response.replace(url=request.url, request=request)
+
+    async def _render_from_mirror(self, request: Request) -> Response:
+        """The browser loads the real URL; every request it makes is answered from the mirror.
+
+        So a page's scripts see the real host and their root-relative fetches work as on the site.
+        """
+        mirror_url = self.mirror_url
+        should_abort = load_object(self.crawler.settings.get("PLAYWRIGHT_ABORT_REQUEST") or _never)
+        earlier_init = request.meta.get("playwright_page_init_callback")
+
+        async def route_to_mirror(route: Any) -> None:
+            if should_abort(route.request):
+                await route.abort()
+                return
+            try:
+                fetched = await route.fetch(url=mirror_url_for(mirror_url, route.request.url))
+                await route.fulfill(response=fetched)
+            except Exception:  # the page closed under a pending fetch, or the mirror is gone
+                await route.abort()
+
+        async def init_page(page: Any, scrapy_request: Request) -> None:
+            await page.route("**/*", route_to_mirror)
+            if earlier_init:
+                await load_object(earlier_init)(page, scrapy_request)
+
+        # In place, not a copy: scrapy-playwright hands the page back through this request's meta.
+        request.meta["playwright_page_init_callback"] = init_page
+        return await self._inner_download(request)
 
     async def _inner_download(self, request: Request) -> Response:
         result = self.inner.download_request
@@ -264,18 +294,23 @@ class MirrorDownloadHandler:
             await maybe_deferred_to_future(outcome)
 
 
+def _never(_request: Any) -> bool:
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Serve a kaltimnews mirror folder on 127.0.0.1.",
+        usage="%(prog)s ROOT [--port N] [-- COMMAND ...]",
         epilog="With a command after --, serve only while it runs, with MIRROR_URL set for it "
         "(e.g. -- scrapy crawl suarakaltim), and exit with its status.",
     )
     parser.add_argument("root", help="mirror folder (one sub-folder per host)")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if command:
         with serve_mirror(args.root, port=args.port) as server:
             print(f"Serving {server.folder.root} at {server.url} for: {' '.join(command)}", flush=True)

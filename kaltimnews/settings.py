@@ -2,6 +2,7 @@
 
 import os
 
+from kaltimnews.browser import launch_options
 from kaltimnews.items import ARTICLE_FIELDS
 
 BOT_NAME = "kaltimnews"
@@ -27,11 +28,26 @@ TELNETCONSOLE_ENABLED = False
 
 # --- The local mirror: every request read from MIRROR_URL/<host><path>?<query> when set.
 MIRROR_URL = os.environ.get("MIRROR_URL", "")
-MIRROR_INNER_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+# scrapy-playwright renders requests marked meta["playwright"] and hands every other request to
+# Scrapy's HTTP/1.1 handler: plain crawls never start a browser.
+MIRROR_INNER_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 DOWNLOAD_HANDLERS = {
     "http": "kaltimnews.mirror.MirrorDownloadHandler",
     "https": "kaltimnews.mirror.MirrorDownloadHandler",
 }
+
+# --- Rendering (-a render=1): a system Chromium (kaltimnews/browser.py), bounded and lean.
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = launch_options()
+PLAYWRIGHT_ABORT_REQUEST = "kaltimnews.browser.should_abort_request"
+PLAYWRIGHT_MAX_CONTEXTS = 2
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = 4
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 30_000
+#: Seconds a rendered listing waits for new links after a "Load More" click or a scroll.
+RENDER_WAIT_SECONDS = 10
+#: RSS of the crawl plus its browser processes, in MB, above which the crawl stops (0: no limit).
+MEMORY_LIMIT_MB = 2048
+MEMORY_CHECK_INTERVAL = 2.0
 
 # --- Items: validate, deduplicate, store.
 ITEM_PIPELINES = {
@@ -69,5 +85,8 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = os.environ.get("KALTIMNEWS_LOG_LEVEL", "INFO")
 
 # STATS_FILE=path writes the final crawl stats as JSON (used by tests and schedulers).
-EXTENSIONS = {"kaltimnews.extensions.StatsFile": 500}
+EXTENSIONS = {
+    "kaltimnews.extensions.StatsFile": 500,
+    "kaltimnews.extensions.MemoryWithBrowser": 510,
+}
 STATS_FILE = ""

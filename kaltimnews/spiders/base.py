@@ -15,12 +15,13 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
 from scrapy import Request
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
 
+from kaltimnews.browser import require_browser
 from kaltimnews.items import ArticleItem
 from kaltimnews.pages.base import ArticlePage
 from kaltimnews.text import word_count
@@ -43,13 +44,27 @@ class NewsSpider(SitemapSpider):
     listing_url: ClassVar[re.Pattern[str] | None] = None
     #: Listing pages fetched at most per crawl (``-a listing_pages=N``): archives are deep.
     default_listing_pages: ClassVar[int] = 10
+    #: The "Load More" control of rendered listing pages; without one, a listing is scrolled.
+    load_more_selector: ClassVar[str] = (
+        "button:has-text('Load More'), button:has-text('Muat Lebih'), a:has-text('Load More')"
+    )
+    default_load_more: ClassVar[int] = 3
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refresh = _truthy(kwargs.get("refresh", False))
         self.follow_related = _truthy(kwargs.get("follow_related", True))
         self.listing_pages = int(kwargs.get("listing_pages", self.default_listing_pages))
+        #: ``-a render=1``: listing pages in a browser; articles too when they need scripts.
+        self.render = _truthy(kwargs.get("render", False))
+        self.load_more = int(kwargs.get("load_more", self.default_load_more))
         self._listing_pages_seen = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        if _truthy(kwargs.get("render", False)):
+            require_browser()  # a clear message now, not a browser launch failure mid-crawl
+        return super().from_crawler(crawler, *args, **kwargs)
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -71,7 +86,7 @@ class NewsSpider(SitemapSpider):
         async for request in super().start():  # the sitemaps
             yield request.replace(errback=self.on_error)
         for url in (*self.home_urls, *self.listing_urls):
-            yield Request(url, callback=self.parse_listing, errback=self.on_error)
+            yield self.listing_request(url)
 
     sitemap_rules = [(r".", "parse_article")]
 
@@ -112,7 +127,63 @@ class NewsSpider(SitemapSpider):
             elif self.listing_url is not None and self.listing_url.search(url):
                 if self._listing_pages_seen < self.listing_pages:
                     self._listing_pages_seen += 1
-                    yield Request(url, callback=self.parse_listing, errback=self.on_error)
+                    yield self.listing_request(url)
+
+    def listing_request(self, url: str) -> Request:
+        if not self.render:
+            return Request(url, callback=self.parse_listing, errback=self.on_error)
+        return Request(
+            url,
+            callback=self.parse_rendered_listing,
+            errback=self.on_render_error,
+            meta={"playwright": True, "playwright_include_page": True, "playwright_context": "listing"},
+        )
+
+    async def parse_rendered_listing(self, response: Response) -> AsyncIterator[Request]:
+        """A listing page in the browser: click "Load More" (or scroll), then read its links."""
+        page = response.meta["playwright_page"]
+        try:
+            await self._expand_listing(page)
+            html = await page.content()
+        finally:
+            await page.close()
+        self._count("render/listing_pages")
+        rendered = HtmlResponse(url=response.url, body=html, encoding="utf-8", request=response.request)
+        for request in self.parse_listing(rendered):
+            yield request
+
+    async def _expand_listing(self, page: Any) -> None:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        wait_ms = self.settings.getfloat("RENDER_WAIT_SECONDS", 10) * 1000
+        try:
+            await page.wait_for_load_state("networkidle", timeout=wait_ms)
+        except PlaywrightTimeout:
+            pass  # a page that never goes quiet (polling ads) is read as it is
+        clicked = False
+        for _ in range(self.load_more):
+            links_before = await page.locator("a[href]").count()
+            button = page.locator(self.load_more_selector).first
+            if await button.count() and await button.is_visible():
+                await button.click()
+                clicked = True
+                self._count("render/load_more_clicks")
+                grow_ms = wait_ms
+            elif clicked:
+                break  # the button went away: everything is loaded
+            else:
+                # No button: maybe infinite scroll. Most listings are not, so wait briefly.
+                await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+                self._count("render/scrolls")
+                grow_ms = min(wait_ms, 1500)
+            try:
+                await page.wait_for_function(
+                    "n => document.querySelectorAll('a[href]').length > n",
+                    arg=links_before,
+                    timeout=grow_ms,
+                )
+            except PlaywrightTimeout:
+                break  # nothing more came
 
     def article_request(self, url: str, **meta: Any) -> Request | None:
         canonical = canonical_url(url, self.page_class.url_rules)
@@ -128,8 +199,22 @@ class NewsSpider(SitemapSpider):
     # ------------------------------------------------------------------ articles
 
     def parse_article(self, response: Response) -> Iterator[ArticleItem | Request]:
-        page = self._page_or_none(response)
+        page = self._article_page(response)
         if page is None:
+            return
+        if not page.has_article_text:
+            if self.render and not response.meta.get("playwright"):
+                # Some pages write their text with scripts: one more try, in the browser.
+                self._count("render/article_retry")
+                self.logger.info("No article text without scripts, rendering: %s", response.url)
+                yield response.request.replace(
+                    dont_filter=True,
+                    meta={**response.request.meta, "playwright": True,
+                          "playwright_page_goto_kwargs": {"wait_until": "networkidle"}},
+                )  # fmt: skip
+                return
+            self._count("skipped/no_article_text")
+            self.logger.warning("No article text, no item: %s", response.url)
             return
         item = page.to_item()
         if self.follow_related:
@@ -145,8 +230,8 @@ class NewsSpider(SitemapSpider):
         self, response: Response, article: ArticleItem, remaining: list[int]
     ) -> Iterator[ArticleItem | Request]:
         """Page 2..N of a multi-page article: append its text, then fetch the next or emit."""
-        page = self._page_or_none(response, count_missing=False)
-        if page is not None:
+        page = self._article_page(response)
+        if page is not None and page.has_article_text:
             _append_page(article, page.to_item())
             if self.follow_related:
                 yield from self._related_requests(page)
@@ -167,7 +252,8 @@ class NewsSpider(SitemapSpider):
             meta={"kaltimnews_page": number},
         )
 
-    def _page_or_none(self, response: Response, count_missing: bool = True) -> ArticlePage | None:
+    def _article_page(self, response: Response) -> ArticlePage | None:
+        """The page object, or None (counted and logged) when the page is no article at all."""
         if not isinstance(response, TextResponse):
             self._count("skipped/non_html")
             self.logger.warning("Not an HTML page, no article: %s", response.url)
@@ -179,12 +265,8 @@ class NewsSpider(SitemapSpider):
             self._count("skipped/non_article_page")
             self.logger.info("Not an article page (%s), no item: %s", page.url, response.url)
             return None
-        if not page.has_article_text:
-            if count_missing:
-                self._count("skipped/no_article_text")
-                self.logger.warning("No article text, no item: %s", response.url)
-            return None
-        self._count(f"template/{page.template_name}")
+        if page.has_article_text:
+            self._count(f"template/{page.template_name}")
         return page
 
     def _related_requests(self, page: ArticlePage) -> Iterator[Request]:
@@ -211,6 +293,12 @@ class NewsSpider(SitemapSpider):
         else:
             self._count(f"download_error/{failure.type.__name__}")
             self.logger.error("Download failed (%s), no item: %s", failure.getErrorMessage(), request.url)
+
+    async def on_render_error(self, failure: Failure) -> None:
+        page = failure.request.meta.get("playwright_page")
+        if page is not None:
+            await page.close()
+        self.on_error(failure)
 
     def on_page_error(self, failure: Failure) -> Iterator[ArticleItem | Request]:
         """A later page of an article failed: emit the pages we have rather than lose the article."""

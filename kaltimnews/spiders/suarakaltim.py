@@ -12,7 +12,8 @@ class SuaraKaltimSpider(NewsSpider):
     page_class = SuaraKaltimArticlePage
 
     home_urls = ("https://kaltim.suara.com/",)
-    listing_urls = ("https://kaltim.suara.com/indeks",)
+    # /terkini builds its list with scripts and grows it with "Load More": only -a render=1 sees it.
+    listing_urls = ("https://kaltim.suara.com/indeks", "https://kaltim.suara.com/terkini")
     # robots.txt names the news sitemap too; asking for both costs one filtered duplicate.
     sitemap_urls = (
         "https://kaltim.suara.com/robots.txt",
