@@ -58,7 +58,7 @@ class NewsSpider(SitemapSpider):
         #: ``-a render=1``: listing pages in a browser; articles too when they need scripts.
         self.render = _truthy(kwargs.get("render", False))
         self.load_more = int(kwargs.get("load_more", self.default_load_more))
-        self._listing_pages_seen = 0
+        self._listing_urls_seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -125,8 +125,9 @@ class NewsSpider(SitemapSpider):
                     self._count("discovered/listing")
                     yield request
             elif self.listing_url is not None and self.listing_url.search(url):
-                if self._listing_pages_seen < self.listing_pages:
-                    self._listing_pages_seen += 1
+                # Every page's menu links the listings again: count each listing once.
+                if url not in self._listing_urls_seen and len(self._listing_urls_seen) < self.listing_pages:
+                    self._listing_urls_seen.add(url)
                     yield self.listing_request(url)
 
     def listing_request(self, url: str) -> Request:
