@@ -22,12 +22,16 @@ Serve a folder with ``python -m kaltimnews.mirror DIR --port N``.
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
 import inspect
 import json
 import mimetypes
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,9 +57,32 @@ CONTENT_TYPES = {
 }
 
 
+@functools.cache
 def bundled_mirror(site: str) -> Path:
-    """The fixture mirror shipped inside the package (works from an installed egg's extraction too)."""
-    return Path(str(resources.files("kaltimnews") / "mirrors" / site))
+    """The fixture mirror shipped inside the package, as a folder on disk.
+
+    Installed as files (a checkout, a wheel) it is the package's own folder. From a zipped egg
+    (scrapyd runs eggs zipped) ``importlib.resources`` gives a zip path, so the mirror is copied
+    once to a temporary folder (removed at exit) and that folder is returned.
+    """
+    source = resources.files("kaltimnews") / "mirrors" / site
+    if isinstance(source, Path):
+        return source
+    if not source.is_dir():
+        raise FileNotFoundError(f"No bundled mirror {site!r} in {source}")
+    target = Path(tempfile.mkdtemp(prefix=f"kaltimnews-mirror-{site}-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    _copy_tree(source, target)
+    return target
+
+
+def _copy_tree(source: Any, target: Path) -> None:
+    for child in source.iterdir():
+        if child.is_dir():
+            (target / child.name).mkdir()
+            _copy_tree(child, target / child.name)
+        else:
+            (target / child.name).write_bytes(child.read_bytes())
 
 
 # --------------------------------------------------------------------------- resolution

@@ -62,7 +62,7 @@ DOWNLOADER_MIDDLEWARES = {
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/kaltimnews.sqlite3")
 STORAGE_BATCH_SIZE = 100
-DEAD_LETTER_DIR = "data/dead-letter"
+DEAD_LETTER_DIR = os.environ.get("DEAD_LETTER_DIR", "data/dead-letter")
 #: Bodies shorter than this many words are not articles (video pages, stubs).
 MIN_BODY_WORDS = 40
 
