@@ -10,6 +10,7 @@ ARTICLE_FIELDS: tuple[str, ...] = (
     "site",
     "title",
     "authors",
+    "editor",
     "published_at",
     "published_at_raw",
     "modified_at",
@@ -33,7 +34,8 @@ class ArticleItem(scrapy.Item):
     url = scrapy.Field()  # canonical article URL: no tracking query, no ?page
     site = scrapy.Field()  # spider name, e.g. "suarakaltim"
     title = scrapy.Field()
-    authors = scrapy.Field()  # list of names
+    authors = scrapy.Field()  # list of the writers' names
+    editor = scrapy.Field()  # the editor the page names, if any (not an author)
     published_at = scrapy.Field()  # ISO 8601 with the offset the page states
     published_at_raw = scrapy.Field()  # the text published_at came from
     modified_at = scrapy.Field()  # ISO 8601, or None

@@ -14,7 +14,7 @@ from scrapy.loader import ItemLoader
 
 from kaltimnews.dates import to_iso
 from kaltimnews.items import ArticleItem
-from kaltimnews.text import is_chrome, normalise_space, split_authors, strip_tag_marker
+from kaltimnews.text import editor_name, is_chrome, normalise_space, split_authors, strip_tag_marker
 
 
 def unique_list(values: list[Any]) -> list[Any]:
@@ -48,6 +48,7 @@ class ArticleLoader(ItemLoader):
 
     authors_in = MapCompose(split_authors)
     authors_out = unique_list
+    editor_in = MapCompose(editor_name)
     tags_in = MapCompose(strip_tag_marker, non_empty)
     tags_out = unique_list
     related_urls_in = MapCompose(normalise_space, non_empty)

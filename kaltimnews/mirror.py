@@ -9,7 +9,11 @@ A mirror folder holds one sub-folder per host. ``https://<host><path>?<query>`` 
   as a real server ignores ``utm_source``;
 * ``<root>/_routes.json`` maps ``"<host><path>"`` to special answers:
   ``{"status": 500}``, ``{"status": 301, "location": "https://..."}``, ``{"body": "...",
-  "content_type": "..."}``, ``{"headers": {...}}``;
+  "content_type": "..."}``, ``{"headers": {...}}``, ``{"body_file": "<file under root>"}`` (raw
+  bytes, sent with the route's ``content_type`` as it is, charset or none); and faults:
+  ``{"stall": seconds}`` (answer only after that long), ``{"reset": true}`` (reset the
+  connection without an answer), ``{"truncate": n}`` (declare the whole body's Content-Length,
+  send its first ``n`` bytes, close);
 * anything else is a 404.
 
 With the Scrapy setting ``MIRROR_URL`` (``-s MIRROR_URL=http://127.0.0.1:8765``),
@@ -29,11 +33,13 @@ import json
 import mimetypes
 import os
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,11 +103,18 @@ class Answer:
         body: bytes = b"",
         content_type: str = "text/html; charset=utf-8",
         headers: dict[str, str] | None = None,
+        stall: float = 0.0,
+        reset: bool = False,
+        truncate: int | None = None,
     ):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
+        #: Faults (``_routes.json``): wait before answering, reset the connection, cut the body.
+        self.stall = stall
+        self.reset = reset
+        self.truncate = truncate
 
 
 class MirrorFolder:
@@ -156,7 +169,24 @@ class MirrorFolder:
             body_bytes,
             route.get("content_type", "text/html; charset=utf-8"),
             headers,
+            stall=float(route.get("stall", 0)),
+            reset=bool(route.get("reset", False)),
+            truncate=int(route["truncate"]) if "truncate" in route else None,
         )
+
+
+class MirrorFolders:
+    """Several mirror folders served as one (one site each): a host is answered by its folder."""
+
+    def __init__(self, roots: Sequence[str | Path]):
+        self.folders = [MirrorFolder(root) for root in roots]
+        self.root = self.folders[0].root
+
+    def answer(self, host: str, path: str, query: str = "") -> Answer:
+        for folder in self.folders:
+            if (folder.root / host).is_dir() or any(key.startswith(host + "/") for key in folder.routes):
+                return folder.answer(host, path, query)
+        return self.folders[0].answer(host, path, query)
 
 
 # --------------------------------------------------------------------------- HTTP server
@@ -177,14 +207,32 @@ def _handler_for(folder: MirrorFolder) -> type[BaseHTTPRequestHandler]:
             parts = urlsplit(self.path)
             host, _, path = parts.path.lstrip("/").partition("/")
             answer = folder.answer(host, "/" + path, parts.query)
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if not head_only:
-                self.wfile.write(answer.body)
+            if answer.stall:
+                # Ends early when the server shuts down, so a stalled answer never holds a test up.
+                getattr(self.server, "stopping", threading.Event()).wait(answer.stall)
+            if answer.reset:
+                # SO_LINGER 0: close() sends RST instead of FIN, as a crashed proxy does.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            body = answer.body if answer.truncate is None else answer.body[: answer.truncate]
+            try:
+                self.send_response(answer.status)
+                self.send_header("Content-Type", answer.content_type)
+                self.send_header("Content-Length", str(len(answer.body)))
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                if answer.truncate is not None:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if not head_only:
+                    self.wfile.write(body)
+            except OSError:  # the client gave up (its timeout, a stall): nothing left to answer
+                self.close_connection = True
+                return
+            if answer.truncate is not None:
+                self.close_connection = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # the crawl's own log names every URL; per-request lines here are noise
@@ -197,9 +245,15 @@ class MirrorServer(ThreadingHTTPServer):
     # Scrapy opens many connections at once; the default backlog of 5 drops some under load.
     request_queue_size = 256
 
-    def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0):
-        self.folder = MirrorFolder(root)
+    def __init__(self, root: str | Path | Sequence[str | Path], host: str = "127.0.0.1", port: int = 0):
+        self.folder = MirrorFolder(root) if isinstance(root, (str, Path)) else MirrorFolders(root)
+        #: Set on shutdown: stalled answers (``"stall"`` routes) stop waiting.
+        self.stopping = threading.Event()
         super().__init__((host, port), _handler_for(self.folder))
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        super().shutdown()
 
     @property
     def url(self) -> str:
@@ -208,8 +262,8 @@ class MirrorServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_mirror(root: str | Path, port: int = 0) -> Iterator[MirrorServer]:
-    """Serve ``root`` on 127.0.0.1 in a background thread for the duration of the block."""
+def serve_mirror(root: str | Path | Sequence[str | Path], port: int = 0) -> Iterator[MirrorServer]:
+    """Serve ``root`` (or several mirror folders as one) on 127.0.0.1 in a background thread for the duration of the block."""
     server = MirrorServer(root, port=port)
     thread = threading.Thread(target=server.serve_forever, name="kaltimnews-mirror", daemon=True)
     thread.start()
@@ -328,11 +382,11 @@ def _never(_request: Any) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Serve a kaltimnews mirror folder on 127.0.0.1.",
-        usage="%(prog)s ROOT [--port N] [-- COMMAND ...]",
+        usage="%(prog)s ROOT [ROOT ...] [--port N] [-- COMMAND ...]",
         epilog="With a command after --, serve only while it runs, with MIRROR_URL set for it "
         "(e.g. -- scrapy crawl suarakaltim), and exit with its status.",
     )
-    parser.add_argument("root", help="mirror folder (one sub-folder per host)")
+    parser.add_argument("root", nargs="+", help="mirror folder(s) (one sub-folder per host)")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--host", default="127.0.0.1")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -340,10 +394,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if command:
         with serve_mirror(args.root, port=args.port) as server:
-            print(f"Serving {server.folder.root} at {server.url} for: {' '.join(command)}", flush=True)
+            print(f"Serving {' '.join(args.root)} at {server.url} for: {' '.join(command)}", flush=True)
             return subprocess.call(command, env={**os.environ, "MIRROR_URL": server.url})
     server = MirrorServer(args.root, host=args.host, port=args.port)
-    print(f"Serving {server.folder.root} at {server.url}", flush=True)
+    print(f"Serving {' '.join(args.root)} at {server.url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -31,6 +31,16 @@ _NOT_AUTHOR_PART = re.compile(
 _AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\bdan\b|\band\b)\s*", re.IGNORECASE)
 
 
+_EDITOR_LABEL = re.compile(r"\b(?:editor|redaktur|penyunting)\s*[:\-]\s*([^|\n]+)", re.IGNORECASE)
+
+
+def editor_name(text: str | None) -> str:
+    """``"Penulis: A | Editor: B"`` -> ``"B"``; a bare name stays as it is."""
+    text = normalise_space(text)
+    found = _EDITOR_LABEL.search(text)
+    return (found.group(1) if found else text).strip(" .:-–—")
+
+
 def normalise_space(text: str | None) -> str:
     """One line of text: NFC, every kind of space folded to one, trimmed."""
     if not text:

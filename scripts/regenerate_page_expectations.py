@@ -38,7 +38,7 @@ def page_urls(site: str) -> list[str]:
 
 
 def fixture_name(url: str) -> str:
-    slug = url.split("/read/", 1)[-1] if "/read/" in url else url.split("://", 1)[-1]
+    slug = url.split("/read/", 1)[-1] if "/read/" in url else url.split("/", 3)[-1]
     return re.sub(r"[^a-z0-9]+", "-", slug.lower()).strip("-")[:120]
 
 

@@ -18,7 +18,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -43,6 +43,7 @@ class Template:
     name: str
     title: str = ""
     authors: str = ""
+    editor: str = ""
     published: str = ""
     body: str = ""
     tags: str = ""
@@ -61,6 +62,10 @@ _BLOCK_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", 
 _SKIP_CONTAINERS = frozenset({"header", "footer", "nav", "aside", "form"})
 # A block around a "Baca Juga" label may hold this much text besides its links.
 _RELATED_BLOCK_MAX_OWN_TEXT = 60
+#: A publish time later than now plus this is a placeholder or a parse error, not a time.
+PUBLISHED_FUTURE_TOLERANCE = timedelta(days=2)
+#: Nothing here was published online before this (Unix epoch zero and CMS defaults are).
+EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=timezone.utc)
 _DATE_HINT = re.compile(r"(?:19|20)\d\d|\d{1,2}[:.]\d\d|\blalu\b|\bkemarin\b", re.IGNORECASE)
 
 
@@ -78,6 +83,8 @@ class ArticlePage:
     body_noise: ClassVar[tuple[str, ...]] = ()
     #: CSS selectors of "read also" links anywhere on the page (besides the blocks found by text).
     related_links: ClassVar[tuple[str, ...]] = ()
+    #: A dateline the site puts before the first paragraph and that is not article text.
+    dateline: ClassVar[re.Pattern[str] | None] = None
     #: What the site appends to ``<title>`` (`` - Suarakaltim.id``).
     title_suffix: ClassVar[re.Pattern[str] | None] = None
     language: ClassVar[str] = "id"
@@ -96,6 +103,7 @@ class ArticlePage:
         loader.add_value("site", self.site)
         loader.add_value("title", self.title())
         loader.add_value("authors", self.authors())
+        loader.add_value("editor", self.editor())
         published = self.published()
         if published:
             loader.add_value("published_at_raw", published[0])
@@ -198,14 +206,47 @@ class ArticlePage:
             lambda: self.texts("[rel='author'], [itemprop='author'] [itemprop='name']"),
         )
 
+    def editor(self) -> Iterator[str]:
+        yield from person_names(self.ld.get("editor"))
+        yield from self._template_texts("editor")
+        # "Penulis: A | Editor: B" in one byline
+        yield from (t for t in self._template_texts("authors") if re.search(r"(?i)\beditor\s*:", t))
+        yield from self.site_editor_candidates()
+
+    def site_editor_candidates(self) -> Iterable[str]:
+        return ()
+
     def published(self) -> tuple[str, datetime] | None:
-        """(the raw text, the parsed time) of the first source that gives a valid time."""
+        """(the raw text, the parsed time) of the first source that gives a plausible time.
+
+        A time far in the future or before 1990 (a CMS placeholder, an epoch-zero bug) is not
+        trusted: it is flagged (:attr:`flags`) and the next source is asked.
+        """
         for raw in self.published_candidates():
             raw = normalise_space(raw).strip("|-–— ")
             parsed = parse_date(raw, tz=self.timezone) if raw else None
-            if parsed is not None:
+            if parsed is not None and self._plausible_publish_time(parsed):
                 return raw, parsed
-        return self.url_timestamp()
+        stamp = self.url_timestamp()
+        return stamp if stamp is None or self._plausible_publish_time(stamp[1]) else None
+
+    @cached_property
+    def flags(self) -> list[str]:
+        """What the page states but was not trusted (``published_in_future``...); the spider counts them."""
+        return []
+
+    def _plausible_publish_time(self, value: datetime) -> bool:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        if value > datetime.now(timezone.utc) + PUBLISHED_FUTURE_TOLERANCE:
+            reason = "published_in_future"
+        elif value < EARLIEST_PUBLISHED:
+            reason = "published_before_1990"
+        else:
+            return True
+        if reason not in self.flags:
+            self.flags.append(reason)
+        return False
 
     def published_candidates(self) -> Iterator[str]:
         yield from _strings(self.ld.get("datePublished"))
@@ -290,7 +331,11 @@ class ArticlePage:
         for css in (*GENERIC_NOISE, *self.body_noise):
             for element in container.cssselect(css):
                 _drop(element)
-        return _paragraphs(container), related
+        paragraphs = _paragraphs(container)
+        if paragraphs and self.dateline is not None:
+            paragraphs[0] = self.dateline.sub("", paragraphs[0], count=1).strip()
+            paragraphs = [p for p in paragraphs if p]
+        return paragraphs, related
 
     @property
     def paragraphs(self) -> list[str]:

@@ -100,6 +100,10 @@ class SuaraArticlePage(ArticlePage):
                 return found.group(1).strip()
         return None
 
+    def site_editor_candidates(self) -> Iterable[str]:
+        editor = self.data_layer("articleEditor")
+        return [editor] if editor else []
+
     def site_published_candidates(self) -> Iterable[str]:
         article_date = self.data_layer("articleDate")
         return [article_date] if article_date else []

@@ -9,12 +9,14 @@ Every page that gives no item says why in the stats (``kaltimnews/...``) and in 
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
 
 from scrapy import Request
+from parsel import Selector
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -40,6 +42,8 @@ class NewsSpider(SitemapSpider):
     page_class: ClassVar[type[ArticlePage]] = ArticlePage
     home_urls: ClassVar[tuple[str, ...]] = ()
     listing_urls: ClassVar[tuple[str, ...]] = ()
+    #: RSS or Atom feeds whose items link articles.
+    feed_urls: ClassVar[tuple[str, ...]] = ()
     #: Links to follow from home and listing pages besides articles (listing pagination, say).
     listing_url: ClassVar[re.Pattern[str] | None] = None
     #: Listing pages fetched at most per crawl (``-a listing_pages=N``): archives are deep.
@@ -66,6 +70,11 @@ class NewsSpider(SitemapSpider):
             require_browser()  # a clear message now, not a browser launch failure mid-crawl
         return super().from_crawler(crawler, *args, **kwargs)
 
+    @property
+    def url_rules(self) -> Any:
+        """The site's URL rules, for the pipelines and middlewares that canonicalise URLs."""
+        return self.page_class.url_rules
+
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
@@ -85,6 +94,8 @@ class NewsSpider(SitemapSpider):
     async def start(self) -> AsyncIterator[Any]:
         async for request in super().start():  # the sitemaps
             yield request.replace(errback=self.on_error)
+        for url in self.feed_urls:
+            yield Request(url, callback=self.parse_feed, errback=self.on_error)
         for url in (*self.home_urls, *self.listing_urls):
             yield self.listing_request(url)
 
@@ -111,6 +122,18 @@ class NewsSpider(SitemapSpider):
             else:
                 yield request.replace(errback=self.on_error)
 
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        """RSS 2.0 ``<item><link>`` and Atom ``<entry><link href>``: one article request each."""
+        self._count("feeds")
+        selector = Selector(text=response.text, type="xml")
+        selector.remove_namespaces()
+        links = selector.xpath("//item/link/text() | //entry/link/@href").getall()
+        for link in links:
+            request = self.article_request(link.strip())
+            if request is not None:
+                self._count("discovered/feed")
+                yield request
+
     def parse_listing(self, response: Response) -> Iterator[Request]:
         """Home and listing pages: request every article they link, follow listing pagination."""
         self._count("listing_pages")
@@ -118,7 +141,12 @@ class NewsSpider(SitemapSpider):
             self._count("skipped/non_html")
             return
         for href in response.css("a::attr(href)").getall():
-            url = response.urljoin(href.strip())
+            try:
+                url = response.urljoin(href.strip())
+            except ValueError:  # "http://[broken": one bad link must not end the page's loop
+                self._count("skipped/invalid_link")
+                self.logger.info("Unparsable link %r on %s", href, response.url)
+                continue
             if self.page_class.is_article_url(url):
                 request = self.article_request(url)
                 if request is not None:
@@ -218,6 +246,10 @@ class NewsSpider(SitemapSpider):
             self.logger.warning("No article text, no item: %s", response.url)
             return
         item = page.to_item()
+        for reason in getattr(page, "flags", ()):
+            # A value the page states but that was not trusted (a publish date in 2099, say).
+            self._count(f"flagged/{reason}")
+            self.logger.warning("Page flagged (%s), used the next source: %s", reason, response.url)
         if self.follow_related:
             yield from self._related_requests(page)
         pages = page.page_count()
@@ -259,6 +291,7 @@ class NewsSpider(SitemapSpider):
             self._count("skipped/non_html")
             self.logger.warning("Not an HTML page, no article: %s", response.url)
             return None
+        response = self._repair_encoding(response)
         page = self.page_class(response)
         if page.metadata.json_ld_errors:
             self._count("pages/invalid_json_ld", page.metadata.json_ld_errors)
@@ -269,6 +302,18 @@ class NewsSpider(SitemapSpider):
         if page.has_article_text:
             self._count(f"template/{page.template_name}")
         return page
+
+    def _repair_encoding(self, response: TextResponse) -> TextResponse:
+        """A page whose bytes contradict its declared charset is read in the charset they are in."""
+        actual = _actual_encoding(response)
+        if actual is None:
+            return response
+        self._count("flagged/encoding_mismatch")
+        self.logger.warning(
+            "Page declares %s but its bytes are %s, read as %s: %s",
+            response.encoding, actual, actual, response.url,
+        )  # fmt: skip
+        return response.replace(encoding=actual)
 
     def _related_requests(self, page: ArticlePage) -> Iterator[Request]:
         for url in page.related_urls:
@@ -315,6 +360,35 @@ class NewsSpider(SitemapSpider):
 
     def _count(self, key: str, count: int = 1) -> None:
         self.crawler.stats.inc_value(f"{STATS}/{key}", count)
+
+
+_SINGLE_BYTE_CHARSETS = frozenset({"ascii", "cp1252", "latin-1", "iso8859-1", "iso8859-15"})
+
+
+def _actual_encoding(response: TextResponse) -> str | None:
+    """The charset a page's bytes are really in, when it is not the one declared; else None.
+
+    UTF-8 declared but the bytes are not UTF-8: windows-1252 (the usual culprit, a superset of
+    Latin-1). A single-byte charset declared but the bytes are valid UTF-8 with non-ASCII
+    characters: UTF-8 (legacy text almost never forms valid multi-byte UTF-8 sequences).
+    """
+    body = response.body
+    if body.isascii():
+        return None
+    try:
+        declared = codecs.lookup(response.encoding).name
+    except LookupError:
+        return None
+    try:
+        body.decode("utf-8")
+        is_utf8 = True
+    except UnicodeDecodeError:
+        is_utf8 = False
+    if declared == "utf-8" and not is_utf8:
+        return "cp1252"
+    if declared in _SINGLE_BYTE_CHARSETS and is_utf8:
+        return "utf-8"
+    return None
 
 
 def _append_page(article: ArticleItem, page_item: ArticleItem) -> None:

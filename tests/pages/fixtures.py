@@ -17,12 +17,14 @@ from scrapy.http import HtmlResponse
 from kaltimnews.mirror import MirrorFolder, bundled_mirror
 from kaltimnews.pages.base import ArticlePage
 from kaltimnews.pages.suara import SuaraKaltimArticlePage
+from kaltimnews.pages.tribun import TribunKaltimArticlePage
 
 EXPECTED_DIR = Path(__file__).parent / "expected"
 
 #: The page class of each site's mirror.
 PAGE_CLASSES: dict[str, type[ArticlePage]] = {
     "suarakaltim": SuaraKaltimArticlePage,
+    "tribunkaltim": TribunKaltimArticlePage,
 }
 
 #: Fields that depend on when the page was read, not on the page.
