@@ -64,6 +64,7 @@ def make_article(n: int = 0, **overrides: Any) -> dict[str, Any]:
         "site": "kaltimtest",
         "title": f"Berita nomor {n}: Samarinda bersiap",
         "authors": ["Rina Ayu", f"Penulis {n}"],
+        "editor": "Redaksi Kaltim" if n % 2 else None,
         "published_at": f"2024-05-{1 + n % 28:02d}T{8 + n % 10:02d}:30:00+08:00",
         "published_at_raw": f"{1 + n % 28} Mei 2024, 08:30 WITA",
         "modified_at": None,
