@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from scrapy import Request
 from parsel import Selector
 from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.exceptions import IgnoreRequest
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
@@ -332,13 +333,21 @@ class NewsSpider(SitemapSpider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
+        if failure.check(IgnoreRequest):
+            # Not a failure: a middleware chose not to fetch it (stored already, robots.txt, ...)
+            # and counted why.
+            self._count("skipped/ignored_request")
+            self.logger.debug("Not fetched (%s): %s", failure.getErrorMessage(), request.url)
+            return
         if failure.check(HttpError):
             status = failure.value.response.status
             self._count(f"http_error/{status}")
             self.logger.warning("HTTP %s, no item: %s", status, request.url)
         else:
             self._count(f"download_error/{failure.type.__name__}")
-            self.logger.error("Download failed (%s), no item: %s", failure.getErrorMessage(), request.url)
+            # Some failures have no message (a cut transfer): the type still says what happened.
+            reason = failure.getErrorMessage() or failure.type.__name__
+            self.logger.error("Download failed (%s), no item: %s", reason, request.url)
 
     async def on_render_error(self, failure: Failure) -> None:
         page = failure.request.meta.get("playwright_page")
