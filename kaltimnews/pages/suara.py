@@ -91,9 +91,7 @@ class SuaraArticlePage(ArticlePage):
 
     # GTM's dataLayer is single-quoted JavaScript, not JSON: read it key by key.
     def data_layer(self, key: str) -> str | None:
-        pattern = re.compile(
-            r"""['"]%s['"]\s*:\s*['"]?([^'",}\]]*)""" % re.escape(key)
-        )
+        pattern = re.compile(rf"""['"]{re.escape(key)}['"]\s*:\s*['"]?([^'",}}\]]*)""")
         for script in self.selector.xpath("//script[contains(., 'dataLayer')]/text()").getall():
             found = pattern.search(script)
             if found and found.group(1).strip():

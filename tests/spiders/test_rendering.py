@@ -7,7 +7,6 @@ articles are linked from nowhere else, and one of them writes its own text with 
 from __future__ import annotations
 
 import json
-import os
 
 import psutil
 import pytest

@@ -109,6 +109,6 @@ def test_feeds_are_utf8_with_fixed_columns(crawl):
         rows = list(csv.reader(handle))
     assert rows[0] == list(ARTICLE_FIELDS)
     assert len(rows) == len(EXPECTED_URLS) + 1
-    seed_row = dict(zip(rows[0], next(r for r in rows if r[0] == SEED_URL)))
+    seed_row = dict(zip(rows[0], next(r for r in rows if r[0] == SEED_URL), strict=True))
     assert seed_row["authors"] == "Sapri Maulana"
     assert " | " in seed_row["related_urls"]
