@@ -7,7 +7,7 @@ A mirror folder holds one sub-folder per host. ``https://<host><path>?<query>`` 
 * a folder serves ``index@<k>=<v>.html`` for the first query parameter that has such a file
   (``?page=2`` -> ``index@page=2.html``), else ``index.html``; other parameters are ignored,
   as a real server ignores ``utm_source``;
-* ``<root>/_routes.json`` maps ``"<host><path>"`` to special answers:
+* ``<root>/_routes.json`` (re-read when it changes) maps ``"<host><path>"`` to special answers:
   ``{"status": 500}``, ``{"status": 301, "location": "https://..."}``, ``{"body": "...",
   "content_type": "..."}``, ``{"headers": {...}}``, ``{"body_file": "<file under root>"}`` (raw
   bytes, sent with the route's ``content_type`` as it is, charset or none); and faults:
@@ -122,10 +122,22 @@ class MirrorFolder:
 
     def __init__(self, root: str | Path):
         self.root = Path(root).resolve()
+        self.routes: dict[str, dict[str, Any]] = {}
+        self._routes_stamp: tuple[int, int] | None = None
+        self.reload_routes()
+
+    def reload_routes(self) -> None:
+        """Read ``_routes.json`` again when it changed (a test adds routes to a served copy)."""
         routes_file = self.root / "_routes.json"
-        self.routes: dict[str, dict[str, Any]] = (
-            json.loads(routes_file.read_text("utf-8")) if routes_file.is_file() else {}
-        )
+        try:
+            stat = routes_file.stat()
+        except FileNotFoundError:
+            self.routes, self._routes_stamp = {}, None
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._routes_stamp:
+            self.routes = json.loads(routes_file.read_text("utf-8"))
+            self._routes_stamp = stamp
 
     def file_for(self, host: str, path: str, query: str = "") -> Path | None:
         target = (self.root / host / path.lstrip("/")).resolve()
@@ -144,6 +156,7 @@ class MirrorFolder:
         return None
 
     def answer(self, host: str, path: str, query: str = "") -> Answer:
+        self.reload_routes()
         route = self.routes.get(host + (path.rstrip("/") or "/")) or self.routes.get(host + path)
         if route:
             return self._route_answer(route)

@@ -90,3 +90,45 @@ EXTENSIONS = {
     "kaltimnews.extensions.MemoryWithBrowser": 510,
 }
 STATS_FILE = ""
+
+# --- Reliability (docs/reliability.md): size limits, crawl-health monitors, crash-safe JOBDIR.
+# An article page is 0.1-0.5 MB on the live sites. Scrapy's defaults (1 GB max, 32 MB warning)
+# would let a broken server or a video at an article URL stream a gigabyte into memory, so a
+# response above 8 MB is not an article and is cancelled (counted as a download error, logged
+# with its URL); above 2 MB (several times the largest real page) it is logged as a warning, an
+# early sign of a bloated template.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
+SPIDERMON_ENABLED = True
+SPIDERMON_SPIDER_CLOSE_MONITORS = ["kaltimnews.monitors.HealthMonitorSuite"]
+EXTENSIONS = {
+    **EXTENSIONS,
+    # Before StatsFile (500): the health verdict is in the stats file too.
+    "spidermon.contrib.scrapy.extensions.Spidermon": 450,
+    "kaltimnews.monitors.CrawlHealth": 440,
+    "kaltimnews.monitors.JobDirGuard": 100,
+}
+#: Articles a crawl must find (emitted + skipped as stored), per spider; else the spider's
+#: ``min_items``, else KALTIMNEWS_MIN_ITEMS_DEFAULT. Each site's home page and index list 20+
+#: articles at any time; the bundled mirrors have 11 (SuaraKaltim) and 6 (Tribun Kaltim).
+KALTIMNEWS_MIN_ITEMS = {"suarakaltim": 5, "tribunkaltim": 3}
+KALTIMNEWS_MIN_ITEMS_DEFAULT = 1
+#: Least share of articles with each field (before validation drops incomplete ones).
+KALTIMNEWS_FIELD_COVERAGE = {"title": 0.95, "body": 0.95, "published_at": 0.95, "authors": 0.95}
+#: Most pages that may fail (HTTP errors, download errors, spider exceptions).
+KALTIMNEWS_MAX_ERROR_RATE = 0.2
+#: Most articles that validation may drop (duplicates are not counted).
+KALTIMNEWS_MAX_DROP_RATE = 0.2
+#: Most article pages without article text (video pages have none).
+KALTIMNEWS_MAX_NO_TEXT_RATE = 0.25
+#: Most article pages read by the generic layer only (no known template): layout drift.
+KALTIMNEWS_MAX_UNKNOWN_TEMPLATE_RATE = 0.5
+#: A ratio check fails only when more pages than this are bad (small incremental crawls).
+KALTIMNEWS_HEALTH_SLACK = 1
+KALTIMNEWS_HEALTH_FINISH_REASONS = ["finished"]
+#: Where the health report goes; "" = health-<spider>.json beside the first local feed, else
+#: data/health-<spider>.json. "%(name)s" is the spider's name.
+HEALTH_REPORT = ""
+#: Set aside a JOBDIR's stale queue and seen-set after a crash (kaltimnews/monitors.py).
+KALTIMNEWS_JOBDIR_GUARD = True

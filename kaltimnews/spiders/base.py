@@ -23,6 +23,8 @@ from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.util import to_unicode
 
 from kaltimnews.browser import require_browser
 from kaltimnews.items import ArticleItem
@@ -306,14 +308,18 @@ class NewsSpider(SitemapSpider):
 
     def _repair_encoding(self, response: TextResponse) -> TextResponse:
         """A page whose bytes contradict its declared charset is read in the charset they are in."""
-        actual = _actual_encoding(response)
-        if actual is None:
+        found = _actual_encoding(response)
+        if found is None:
             return response
-        self._count("flagged/encoding_mismatch")
-        self.logger.warning(
-            "Page declares %s but its bytes are %s, read as %s: %s",
-            response.encoding, actual, actual, response.url,
-        )  # fmt: skip
+        actual, reason = found
+        self._count(f"flagged/{reason}")
+        if reason == "encoding_mismatch":
+            self.logger.warning(
+                "Page declares %s but its bytes are %s, read as %s: %s",
+                response.encoding, actual, actual, response.url,
+            )  # fmt: skip
+        else:
+            self.logger.info("Page declares no charset, read as %s: %s", actual, response.url)
         return response.replace(encoding=actual)
 
     def _related_requests(self, page: ArticlePage) -> Iterator[Request]:
@@ -333,9 +339,9 @@ class NewsSpider(SitemapSpider):
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request
-        if failure.check(IgnoreRequest):
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # Not a failure: a middleware chose not to fetch it (stored already, robots.txt, ...)
-            # and counted why.
+            # and counted why. (HttpError is an IgnoreRequest too, but a real error: below.)
             self._count("skipped/ignored_request")
             self.logger.debug("Not fetched (%s): %s", failure.getErrorMessage(), request.url)
             return
@@ -374,18 +380,21 @@ class NewsSpider(SitemapSpider):
 _SINGLE_BYTE_CHARSETS = frozenset({"ascii", "cp1252", "latin-1", "iso8859-1", "iso8859-15"})
 
 
-def _actual_encoding(response: TextResponse) -> str | None:
-    """The charset a page's bytes are really in, when it is not the one declared; else None.
+def _actual_encoding(response: TextResponse) -> tuple[str, str] | None:
+    """(the charset a page's bytes are really in, why) when it is not the one used; else None.
 
     UTF-8 declared but the bytes are not UTF-8: windows-1252 (the usual culprit, a superset of
     Latin-1). A single-byte charset declared but the bytes are valid UTF-8 with non-ASCII
-    characters: UTF-8 (legacy text almost never forms valid multi-byte UTF-8 sequences).
+    characters: UTF-8 (legacy text almost never forms valid multi-byte UTF-8 sequences). No
+    charset declared anywhere and the bytes are not UTF-8: windows-1252, the WHATWG default for
+    Indonesian and most Latin-script locales, not Scrapy's statistical guess (which reads short
+    Indonesian text with a few accents as cp1250: "crème" becomes "crčme").
     """
     body = response.body
     if body.isascii():
         return None
     try:
-        declared = codecs.lookup(response.encoding).name
+        used = codecs.lookup(response.encoding).name
     except LookupError:
         return None
     try:
@@ -393,10 +402,17 @@ def _actual_encoding(response: TextResponse) -> str | None:
         is_utf8 = True
     except UnicodeDecodeError:
         is_utf8 = False
-    if declared == "utf-8" and not is_utf8:
-        return "cp1252"
-    if declared in _SINGLE_BYTE_CHARSETS and is_utf8:
-        return "utf-8"
+    declared = (
+        http_content_type_encoding(to_unicode(response.headers.get(b"Content-Type") or b"", "latin-1"))
+        or html_body_declared_encoding(body)
+        or read_bom(body)[0]
+    )
+    if not declared:
+        return None if is_utf8 or used == "cp1252" else ("cp1252", "encoding_undeclared")
+    if used == "utf-8" and not is_utf8:
+        return "cp1252", "encoding_mismatch"
+    if used in _SINGLE_BYTE_CHARSETS and is_utf8:
+        return "utf-8", "encoding_mismatch"
     return None
 
 
