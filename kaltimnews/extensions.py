@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+import os
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -115,3 +117,72 @@ class MemoryWithBrowser:
             self.crawler.stats.set_value("memusage/limit_reached", 1)
             if self.crawler.engine and self.crawler.engine.spider:
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason="memusage_exceeded"))
+
+
+# JOBDIR and a crash (SIGKILL, OOM, power loss): Scrapy saves the request queue only on a clean
+# close, but appends to ``requests.seen`` as it goes, so after a crash the restart would skip the
+# listing pages it had seen and never find the articles that were still queued. A crawl that did
+# not close cleanly leaves a marker; the next start moves the stale queue and seen-set aside
+# (``<JOBDIR>/unclean-<time>/``) and discovers again, while the store
+# (``SkipStoredArticlesMiddleware``) skips the articles already stored.
+
+
+class JobDirGuard:
+    """Sets aside a ``JOBDIR``'s queue and seen-set when the crawl that wrote them crashed.
+
+    ``KALTIMNEWS_JOBDIR_GUARD = False`` turns it off.
+    """
+
+    MARKER = "kaltimnews-running.json"
+
+    def __init__(self, crawler: Any, jobdir: Path):
+        self.crawler = crawler
+        self.jobdir = jobdir
+        self.marker = jobdir / self.MARKER
+        self.set_aside: Path | None = None
+        if self.marker.exists():
+            self.set_aside = self._set_aside_stale_state()
+        jobdir.mkdir(parents=True, exist_ok=True)
+        self.marker.write_text(
+            json.dumps({"pid": os.getpid(), "started": datetime.now(UTC).isoformat()}),
+            encoding="utf-8",
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> JobDirGuard:
+        jobdir = crawler.settings.get("JOBDIR")
+        if not jobdir or not crawler.settings.getbool("KALTIMNEWS_JOBDIR_GUARD", True):
+            raise NotConfigured
+        extension = cls(crawler, Path(jobdir))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def _set_aside_stale_state(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.jobdir / f"unclean-{stamp}"
+        target.mkdir(parents=True)
+        for name in ("requests.seen", "requests.queue", self.MARKER):
+            source = self.jobdir / name
+            if source.exists():
+                source.rename(target / name)
+        logger.warning(
+            "The last crawl in %s did not close cleanly (killed or crashed): its request queue is"
+            " lost and its seen-requests file would hide the pages still to crawl. Moved them to %s;"
+            " discovering again (stored articles are skipped by the store).",
+            self.jobdir,
+            target,
+        )
+        return target
+
+    def spider_opened(self, spider: Any) -> None:
+        if self.set_aside is not None:
+            self.crawler.stats.set_value("kaltimnews/jobdir/unclean_restart", 1)
+            self.crawler.stats.set_value("kaltimnews/jobdir/set_aside", str(self.set_aside))
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        # The scheduler has saved its queue by now (the engine closes it before this signal).
+        try:
+            self.marker.unlink()
+        except FileNotFoundError:
+            pass

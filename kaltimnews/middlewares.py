@@ -48,6 +48,10 @@ class SkipStoredArticlesMiddleware:
     ``-a refresh=1`` skips nothing. If the store cannot be read, nothing is skipped (the
     storage pipeline reports the database failure).
 
+    A skipped article's stored "Baca Juga" links are requested in its place (when the spider
+    can build article requests): an article linked only from stored ones is still found, and
+    a chain of stored ones is walked without a download.
+
     Stats: ``kaltimnews/incremental/skipped``, ``kaltimnews/incremental/known_urls``.
     """
 
@@ -55,6 +59,7 @@ class SkipStoredArticlesMiddleware:
         self.crawler = crawler
         self.database_url = database_url
         self.known_urls: frozenset[str] | None = None
+        self.related: dict[str, list[str]] = {}
         self.refresh = False
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
@@ -77,7 +82,8 @@ class SkipStoredArticlesMiddleware:
         site = getattr(spider, "name", None)
         store = ArticleStore(self.database_url)
         try:
-            urls = store.stored_urls(site=site)
+            self.related = store.stored_related_urls(site=site)
+            urls = set(self.related)
         except Exception as exc:
             logger.error(
                 "Could not read the stored articles from %s (%s): fetching every article",
@@ -110,7 +116,18 @@ class SkipStoredArticlesMiddleware:
             return None
         self.crawler.stats.inc_value("kaltimnews/incremental/skipped")
         logger.debug("Skipping stored article %s", url)
+        self._request_related(url, spider or self.crawler.spider)
         raise IgnoreRequest(f"article already stored: {url}")
+
+    def _request_related(self, url: str, spider: Spider | None) -> None:
+        make_request = getattr(spider, "article_request", None)
+        if make_request is None or not getattr(spider, "follow_related", True):
+            return
+        for related_url in self.related.get(url, ()):
+            request = make_request(related_url)
+            if request is not None:  # None: not an article of this site
+                self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
+                self.crawler.engine.crawl(request)
 
 
 def _page(meta: dict[str, Any]) -> int:

@@ -25,33 +25,23 @@ The checks (settings, defaults in ``kaltimnews/settings.py``; docs/reliability.m
 A ratio check fails only when more than ``KALTIMNEWS_HEALTH_SLACK`` pages (default 1) are bad:
 one unsigned article in an incremental crawl of three is not a broken template.
 
-Two extensions live here too:
-
-* :class:`CrawlHealth` counts field coverage and what the spider cannot see: a redirect loop
-  ends in Scrapy's duplicate filter silently, so it is counted
-  (``kaltimnews/download_error/redirect_loop``) and logged with its URL;
-* :class:`JobDirGuard` makes ``JOBDIR`` safe against a crash (SIGKILL, OOM, power loss). Scrapy
-  saves the request queue only on a clean close, but appends to ``requests.seen`` as it goes,
-  so after a crash the restart would skip the listing pages it had seen and never find the
-  articles that were still queued. A crawl that did not close cleanly leaves a marker; the next
-  start moves the stale queue and seen-set aside (``<JOBDIR>/unclean-<time>/``) and discovers
-  again, while the store (``SkipStoredArticlesMiddleware``) skips the articles already stored.
+An extension lives here too: :class:`CrawlHealth` counts field coverage and what the spider
+cannot see (a redirect loop ends in Scrapy's duplicate filter silently, so it is counted as
+``kaltimnews/download_error/redirect_loop`` and logged with its URL).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from itemadapter import ItemAdapter
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
 from scrapy.utils.url import url_is_from_any_domain
 from spidermon import Monitor, MonitorSuite
 from spidermon.core.actions import Action
@@ -341,7 +331,7 @@ class HealthReportAction(Action):
         if monitor_failed and report["status"] == "passed":  # a monitor that crashed
             report["status"] = "failed"
             report["failed"] = monitor_failed
-        report["written_at"] = datetime.now(timezone.utc).isoformat()
+        report["written_at"] = datetime.now(UTC).isoformat()
         path = health_report_path(crawler.settings, getattr(spider, "name", "spider"))
         report["report"] = str(path)
         stats = crawler.stats
@@ -434,65 +424,3 @@ class CrawlHealth:
             logger.error(
                 "Redirect loop (%s), no item: %s", " -> ".join([*chain, request.url]), chain[0]
             )
-
-
-class JobDirGuard:
-    """Sets aside a ``JOBDIR``'s queue and seen-set when the crawl that wrote them crashed.
-
-    ``KALTIMNEWS_JOBDIR_GUARD = False`` turns it off.
-    """
-
-    MARKER = "kaltimnews-running.json"
-
-    def __init__(self, crawler: Any, jobdir: Path):
-        self.crawler = crawler
-        self.jobdir = jobdir
-        self.marker = jobdir / self.MARKER
-        self.set_aside: Path | None = None
-        if self.marker.exists():
-            self.set_aside = self._set_aside_stale_state()
-        jobdir.mkdir(parents=True, exist_ok=True)
-        self.marker.write_text(
-            json.dumps({"pid": os.getpid(), "started": datetime.now(timezone.utc).isoformat()}),
-            encoding="utf-8",
-        )
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> JobDirGuard:
-        jobdir = crawler.settings.get("JOBDIR")
-        if not jobdir or not crawler.settings.getbool("KALTIMNEWS_JOBDIR_GUARD", True):
-            raise NotConfigured
-        extension = cls(crawler, Path(jobdir))
-        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
-        return extension
-
-    def _set_aside_stale_state(self) -> Path:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        target = self.jobdir / f"unclean-{stamp}"
-        target.mkdir(parents=True)
-        for name in ("requests.seen", "requests.queue", self.MARKER):
-            source = self.jobdir / name
-            if source.exists():
-                source.rename(target / name)
-        logger.warning(
-            "The last crawl in %s did not close cleanly (killed or crashed): its request queue is"
-            " lost and its seen-requests file would hide the pages still to crawl. Moved them to %s;"
-            " discovering again (stored articles are skipped by the store).",
-            self.jobdir,
-            target,
-        )
-        return target
-
-    def spider_opened(self, spider: Any) -> None:
-        if self.set_aside is not None:
-            self.crawler.stats.set_value(f"{STATS}/jobdir/unclean_restart", 1)
-            self.crawler.stats.set_value(f"{STATS}/jobdir/set_aside", str(self.set_aside))
-
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        # The scheduler has saved its queue by now (the engine closes it before this signal).
-        try:
-            self.marker.unlink()
-        except FileNotFoundError:
-            pass
-

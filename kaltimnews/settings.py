@@ -107,7 +107,7 @@ EXTENSIONS = {
     # Before StatsFile (500): the health verdict is in the stats file too.
     "spidermon.contrib.scrapy.extensions.Spidermon": 450,
     "kaltimnews.monitors.CrawlHealth": 440,
-    "kaltimnews.monitors.JobDirGuard": 100,
+    "kaltimnews.extensions.JobDirGuard": 100,
 }
 #: Articles a crawl must find (emitted + skipped as stored), per spider; else the spider's
 #: ``min_items``, else KALTIMNEWS_MIN_ITEMS_DEFAULT. Each site's home page and index list 20+
@@ -130,5 +130,5 @@ KALTIMNEWS_HEALTH_FINISH_REASONS = ["finished"]
 #: Where the health report goes; "" = health-<spider>.json beside the first local feed, else
 #: data/health-<spider>.json. "%(name)s" is the spider's name.
 HEALTH_REPORT = ""
-#: Set aside a JOBDIR's stale queue and seen-set after a crash (kaltimnews/monitors.py).
+#: Set aside a JOBDIR's stale queue and seen-set after a crash (kaltimnews/extensions.py).
 KALTIMNEWS_JOBDIR_GUARD = True

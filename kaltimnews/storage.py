@@ -680,6 +680,17 @@ class ArticleStore:
             result = conn.execution_options(stream_results=True, yield_per=10_000).execute(query)
             return set(result.scalars())
 
+    def stored_related_urls(self, site: str | None = None) -> dict[str, list[str]]:
+        """Each stored article's "Baca Juga" links (``related_urls``), by canonical URL."""
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(articles.name):
+                return {}
+            query = sa.select(articles.c.url, articles.c.related_urls)
+            if site:
+                query = query.where(articles.c.site == site)
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(query)
+            return {url: list(related or []) for url, related in result}
+
     def iter_articles(
         self, *, site: str | None = None, since: dt.date | None = None, yield_per: int = 1_000
     ) -> Iterator[dict[str, Any]]:

@@ -43,10 +43,21 @@ DEFAULT_RULES = UrlRules()
 
 
 def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
-    """The one spelling of an article URL; idempotent: canonical_url(canonical_url(u)) == canonical_url(u)."""
+    """The one spelling of an article URL; idempotent: canonical_url(canonical_url(u)) == canonical_url(u).
+
+    A URL that cannot be parsed (``http://[broken``, port 99999) gives ``""``: pages carry such
+    links, and one of them must not cost the article.
+    """
     url = (url or "").strip()
     if not url:
         return ""
+    try:
+        return _canonical_url(url, rules)
+    except ValueError:
+        return ""
+
+
+def _canonical_url(url: str, rules: UrlRules) -> str:
     parts = urlsplit(canonicalize_url(url, keep_fragments=False))
     host = (parts.hostname or "").lower().rstrip(".")
     host = rules.host_aliases.get(host, host)
@@ -58,7 +69,8 @@ def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
     ]
     path = re.sub(r"/{2,}", "/", parts.path)
     if len(path) > 1:
-        path = path.rstrip("/")
+        # ";" too: w3lib drops an empty ";params" only once it ends the path.
+        path = path.rstrip("/;")
     scheme = rules.scheme if parts.scheme in ("http", "https") else parts.scheme
     return urlunsplit((scheme, netloc, path or "/", urlencode(query), ""))
 

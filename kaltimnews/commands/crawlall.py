@@ -3,7 +3,8 @@
 The spiders run side by side. Scrapy would let each one overwrite the others' feed file, so each
 spider writes its own part file next to the target, and the parts are joined into the target,
 spider by spider, when all have finished (one CSV header). Feeds with ``%(name)s`` in their URI
-are per spider already and are left alone.
+are per spider already and are left alone. The exit status is 1 when any crawl failed to start or
+failed its health checks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 from scrapy.commands import BaseRunSpiderCommand
 from scrapy.exceptions import UsageError
 from scrapy.settings import SETTINGS_PRIORITIES
+
+from kaltimnews.monitors import health_failed
 
 #: Formats whose files can be joined by concatenation (CSV after its header line).
 JOINABLE_FORMATS = frozenset({"csv", "jsonl", "jsonlines", "jl"})
@@ -48,8 +51,10 @@ class Command(BaseRunSpiderCommand):
                 raise UsageError(f"crawlall joins local files only, not {uri}")
 
         parts: dict[str, list[Path]] = {uri: [] for uri in joined}
+        crawlers = []
         for name in names:
             crawler = self._create_crawler(name)
+            crawlers.append(crawler)
             spider_feeds = {}
             for uri, options in feeds.items():
                 if uri in joined:
@@ -65,7 +70,8 @@ class Command(BaseRunSpiderCommand):
 
         for uri, options in joined.items():
             _join(parts[uri], _local_path(uri), options)
-        if self.crawler_process.bootstrap_failed:
+        # As `scrapy crawl` here: a failed health check is a failed run for cron and CI.
+        if self.crawler_process.bootstrap_failed or any(health_failed(c) for c in crawlers):
             self.exitcode = 1
 
 

@@ -18,7 +18,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -65,7 +65,8 @@ _RELATED_BLOCK_MAX_OWN_TEXT = 60
 #: A publish time later than now plus this is a placeholder or a parse error, not a time.
 PUBLISHED_FUTURE_TOLERANCE = timedelta(days=2)
 #: Nothing here was published online before this (Unix epoch zero and CMS defaults are).
-EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=timezone.utc)
+EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DATE_HINT = re.compile(r"(?:19|20)\d\d|\d{1,2}[:.]\d\d|\blalu\b|\bkemarin\b", re.IGNORECASE)
 
 
@@ -117,7 +118,7 @@ class ArticlePage:
         loader.add_value("image_caption", self.image_caption())
         loader.add_value("related_urls", self.related_urls)
         loader.add_value("language", self.language)
-        crawled = (crawled_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        crawled = (crawled_at or datetime.now(UTC)).astimezone(UTC)
         loader.add_value("crawled_at", to_iso(crawled))
         item = loader.load_item()
         item["word_count"] = word_count(item.get("body"))
@@ -136,7 +137,7 @@ class ArticlePage:
         """The canonical article URL: the page's own claim if it names an article of this site."""
         claimed = self.metadata.canonical()
         if claimed:
-            claimed = canonical_url(self.response.urljoin(claimed), self.url_rules)
+            claimed = canonical_url(self.absolute(claimed), self.url_rules)
             if self.is_article_url(claimed):
                 return claimed
         return canonical_url(self.response.url, self.url_rules)
@@ -153,7 +154,7 @@ class ArticlePage:
         """How many pages the article has: the highest ``?page=N`` link back to this article."""
         highest = 1
         for href in self.selector.xpath("//a/@href").getall():
-            absolute = self.response.urljoin(href)
+            absolute = self.absolute(href)
             number = page_number(absolute, self.url_rules)
             if number and number > highest and canonical_url(absolute, self.url_rules) == self.url:
                 highest = number
@@ -237,8 +238,8 @@ class ArticlePage:
 
     def _plausible_publish_time(self, value: datetime) -> bool:
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        if value > datetime.now(timezone.utc) + PUBLISHED_FUTURE_TOLERANCE:
+            value = value.replace(tzinfo=UTC)
+        if value > datetime.now(UTC) + PUBLISHED_FUTURE_TOLERANCE:
             reason = "published_in_future"
         elif value < EARLIEST_PUBLISHED:
             reason = "published_before_1990"
@@ -312,7 +313,7 @@ class ArticlePage:
             self.selector.css("figure img::attr(src)").get(),
         ):
             if candidate:
-                return self.response.urljoin(candidate.strip())
+                return self.absolute(candidate.strip()) or None
         return None
 
     def image_caption(self) -> Iterator[str]:
@@ -347,7 +348,7 @@ class ArticlePage:
         for css in self.related_links:
             urls.extend(self.selector.css(css).xpath("@href").getall())
         return _unique(
-            canonical_url(self.response.urljoin(u), self.url_rules)
+            canonical_url(self.absolute(u), self.url_rules)
             for u in urls
             if u and not u.startswith(("#", "javascript:", "mailto:"))
         )
@@ -406,6 +407,13 @@ class ArticlePage:
         return urls
 
     # ------------------------------------------------------------------ selector helpers
+
+    def absolute(self, href: str) -> str:
+        """``href`` made absolute against the page, or ``""`` when it cannot be parsed."""
+        try:
+            return self.response.urljoin(href)
+        except ValueError:
+            return ""
 
     def texts(self, css: str) -> list[str]:
         """The normalised text of every element ``css`` matches (one string per element)."""
@@ -467,7 +475,8 @@ def _own_text_length(element: Any) -> int:
 
 def _paragraphs(container: Any) -> list[str]:
     for br in container.iter("br"):
-        br.tail = "\n" + (br.tail or "")
+        # lxml refuses to set text holding control characters, which broken pages do carry.
+        br.tail = "\n" + _CONTROL_CHARS.sub("", br.tail or "")
     # The container is a detached copy, so its ancestors are all inside it.
     blocks = [
         el

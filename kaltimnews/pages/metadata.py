@@ -85,29 +85,40 @@ class Metadata:
     def breadcrumb(self) -> list[str]:
         for obj in self.json_ld:
             if "BreadcrumbList" in _types(obj):
+                elements = obj.get("itemListElement")
                 items = sorted(
-                    (i for i in obj.get("itemListElement") or [] if isinstance(i, dict)),
-                    key=lambda i: int(i.get("position") or 0),
+                    (i for i in elements if isinstance(i, dict)) if isinstance(elements, list) else (),
+                    key=lambda i: _position(i.get("position")),
                 )
-                return [str(_name(i) or "") for i in items if _name(i)]
+                return [name for name in (_name(i) for i in items) if name]
         return []
 
 
 def _types(obj: dict[str, Any]) -> set[str]:
     kind = obj.get("@type")
-    return {kind} if isinstance(kind, str) else {k for k in kind or [] if isinstance(k, str)}
+    if isinstance(kind, str):
+        return {kind}
+    return {k for k in kind if isinstance(k, str)} if isinstance(kind, list) else set()
+
+
+def _position(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _name(node: Any) -> str | None:
     if isinstance(node, dict):
-        return node.get("name") or _name(node.get("item"))
+        name = node.get("name")
+        return name if isinstance(name, str) and name else _name(node.get("item"))
     return None
 
 
 def _entity_id(article: dict[str, Any]) -> str | None:
     entity = article.get("mainEntityOfPage")
     if isinstance(entity, dict):
-        return entity.get("@id") or entity.get("url")
+        entity = entity.get("@id") or entity.get("url")
     return entity if isinstance(entity, str) else None
 
 
@@ -128,7 +139,8 @@ def image_url(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return value.get("url") or value.get("contentUrl")
+        found = value.get("url") or value.get("contentUrl")
+        return found if isinstance(found, str) else None
     if isinstance(value, list) and value:
         return image_url(value[0])
     return None

@@ -158,16 +158,15 @@ def test_without_the_guard_a_killed_jobdir_crawl_never_finishes_the_site(
     assert _sqlite_count(run.database) < len(big_site[1])
 
 
-# ---------------------------------------------------------------------------------- Baca Juga gap
+# ---------------------------------------------------------------------------------- Baca Juga of stored articles
 
 
 def test_incremental_crawl_finds_articles_linked_only_from_stored_articles(
     tmp_path: Path, suarakaltim_mirror: MirrorServer
 ) -> None:
-    """Known gap, found by the fault tests (docs/reliability.md): an article reachable only through
-    the Baca Juga of a stored article is never found again, because the stored article is not
-    downloaded. After a crash or a database outage that stored article 1 but not article 10
-    (linked only from 1), no later crawl stores 10 or 11 (linked only from 10)."""
+    """After a crash or a database outage that stored article 1 but not article 10 (linked only
+    from 1's Baca Juga), the next crawl still finds 10, and 11 (linked only from 10): the store
+    hands back a skipped article's Baca Juga links (a gap these fault tests found, now fixed)."""
     database = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     first = run_crawl("suarakaltim", suarakaltim_mirror.url, tmp_path / "first", database_url=database,
                       args={"follow_related": "0"})  # fmt: skip
@@ -175,8 +174,7 @@ def test_incremental_crawl_finds_articles_linked_only_from_stored_articles(
     run_crawl("suarakaltim", suarakaltim_mirror.url, tmp_path / "second", database_url=database)
     stored = set(_pg_or_sqlite_urls(database))
     missing = [url for url in CHAIN if url not in stored]
-    if missing:
-        pytest.xfail(f"not found again: {missing} (fix: docs/reliability.md, 'Baca Juga of stored articles')")
+    assert not missing, f"not found again: {missing}"
 
 
 # ---------------------------------------------------------------------------------- PostgreSQL
@@ -184,7 +182,7 @@ def test_incremental_crawl_finds_articles_linked_only_from_stored_articles(
 
 @pytest.fixture(scope="module")
 def linked_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorServer]:
-    """The mirror with every article on the home page: the outage test is not about the gap above."""
+    """The mirror with every article on the home page: the outage test is not about Baca Juga chains."""
     root = copy_mirror(tmp_path_factory.mktemp("linked") / "mirror")
     link_from_home(root, EXPECTED_URLS)
     with serve_mirror(root) as server:
