@@ -15,6 +15,7 @@ the spider only navigates.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
 from parsel import Selector
 from scrapy.http import TextResponse
 
@@ -66,6 +68,7 @@ _RELATED_BLOCK_MAX_OWN_TEXT = 60
 PUBLISHED_FUTURE_TOLERANCE = timedelta(days=2)
 #: Nothing here was published online before this (Unix epoch zero and CMS defaults are).
 EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
+_EDITOR_LABEL = re.compile(r"(?i)\beditor\s*:")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DATE_HINT = re.compile(r"(?:19|20)\d\d|\d{1,2}[:.]\d\d|\blalu\b|\bkemarin\b", re.IGNORECASE)
 
@@ -93,29 +96,32 @@ class ArticlePage:
     def __init__(self, response: TextResponse):
         self.response = response
         self.selector: Selector = response.selector
+        #: The lxml tree: hot paths query it directly, without a parsel wrapper per node.
+        self.root = self.selector.root
         self.metadata = Metadata(self.selector)
         self.ld = self.metadata.article
 
     # ------------------------------------------------------------------ the item
 
     def to_item(self, crawled_at: datetime | None = None) -> ArticleItem:
-        loader = ArticleLoader(item=ArticleItem(), response=self.response)
+        # Single-valued fields take the first candidate with text: lower layers are never asked.
+        loader = ArticleLoader(item=ArticleItem())
         loader.add_value("url", self.url)
         loader.add_value("site", self.site)
-        loader.add_value("title", self.title())
+        loader.add_value("title", _first_text(self.title()))
         loader.add_value("authors", self.authors())
-        loader.add_value("editor", self.editor())
+        loader.add_value("editor", _first_text(self.editor()))
         published = self.published()
         if published:
             loader.add_value("published_at_raw", published[0])
             loader.add_value("published_at", published[1])
         loader.add_value("modified_at", self.modified())
-        loader.add_value("section", self.section())
+        loader.add_value("section", _first_text(self.section()))
         loader.add_value("tags", self.tags())
-        loader.add_value("description", self.description())
+        loader.add_value("description", _first_text(self.description()))
         loader.add_value("body", self.paragraphs)
         loader.add_value("image_url", self.image_url())
-        loader.add_value("image_caption", self.image_caption())
+        loader.add_value("image_caption", _first_text(self.image_caption()))
         loader.add_value("related_urls", self.related_urls)
         loader.add_value("language", self.language)
         crawled = (crawled_at or datetime.now(UTC)).astimezone(UTC)
@@ -152,8 +158,11 @@ class ArticlePage:
 
     def page_count(self) -> int:
         """How many pages the article has: the highest ``?page=N`` link back to this article."""
+        param = self.url_rules.paging_param
+        if not param:
+            return 1
         highest = 1
-        for href in self.selector.xpath("//a/@href").getall():
+        for href in self.root.xpath(f'//a[contains(@href, "{param}=")]/@href'):
             absolute = self.absolute(href)
             number = page_number(absolute, self.url_rules)
             if number and number > highest and canonical_url(absolute, self.url_rules) == self.url:
@@ -189,12 +198,21 @@ class ArticlePage:
             if css:
                 yield from self.texts(css)
 
+    def _template_values(self, field: str) -> list[str]:
+        """The texts of the first template whose selector for ``field`` finds any."""
+        for template in self._templates_in_order():
+            css = getattr(template, field)
+            found = self.texts(css) if css else []
+            if found:
+                return found
+        return []
+
     def title(self) -> Iterator[str]:
         yield from _strings(self.ld.get("headline"))
         yield from self._template_texts("title")
         yield from _strings(self.metadata.meta("og:title", "twitter:title"))
         yield from self.texts("h1")
-        page_title = self.selector.xpath("//title/text()").get() or ""
+        page_title = "".join(self.root.xpath("//title/text()"))
         if self.title_suffix is not None:
             page_title = self.title_suffix.sub("", page_title)
         yield page_title
@@ -202,7 +220,7 @@ class ArticlePage:
     def authors(self) -> list[str]:
         return _first_nonempty(
             lambda: person_names(self.ld.get("author")),
-            lambda: list(self._template_texts("authors")),
+            lambda: self._template_values("authors"),
             lambda: _strings(self.metadata.meta("author", "article:author", "dable:author")),
             lambda: self.texts("[rel='author'], [itemprop='author'] [itemprop='name']"),
         )
@@ -211,7 +229,7 @@ class ArticlePage:
         yield from person_names(self.ld.get("editor"))
         yield from self._template_texts("editor")
         # "Penulis: A | Editor: B" in one byline
-        yield from (t for t in self._template_texts("authors") if re.search(r"(?i)\beditor\s*:", t))
+        yield from (t for t in self._template_values("authors") if _EDITOR_LABEL.search(t))
         yield from self.site_editor_candidates()
 
     def site_editor_candidates(self) -> Iterable[str]:
@@ -255,7 +273,7 @@ class ArticlePage:
             self.metadata.meta("article:published_time", "og:published_time", "pubdate",
                                "publishdate", "datepublished")  # fmt: skip
         )
-        yield from self.selector.css("[itemprop='datePublished']::attr(content)").getall()
+        yield from self.root.xpath("//*[@itemprop='datePublished']/@content")
         yield from self._template_texts("published")
         yield from self.site_published_candidates()
         yield from self._date_texts_near_headline()
@@ -269,9 +287,7 @@ class ArticlePage:
         return None
 
     def _date_texts_near_headline(self) -> Iterator[str]:
-        for text in self.selector.xpath(
-            "(//h1)[1]/following::text()[normalize-space()][position() <= 40]"
-        ).getall():
+        for text in self.root.xpath("(//h1)[1]/following::text()[normalize-space()][position() <= 40]"):
             text = normalise_space(text)
             if len(text) <= 80 and _DATE_HINT.search(text):
                 yield text
@@ -297,7 +313,7 @@ class ArticlePage:
     def tags(self) -> list[str]:
         # The editor's visible tags first: JSON-LD keywords are often a longer SEO list.
         return _first_nonempty(
-            lambda: list(self._template_texts("tags")),
+            lambda: self._template_values("tags"),
             lambda: self.metadata.meta_all("article:tag"),
             lambda: keywords(self.ld.get("keywords")),
         )
@@ -310,7 +326,7 @@ class ArticlePage:
         for candidate in (
             image_url(self.ld.get("image")),
             self.metadata.meta("og:image", "twitter:image"),
-            self.selector.css("figure img::attr(src)").get(),
+            next(iter(self.root.xpath("//figure//img/@src")), None),
         ):
             if candidate:
                 return self.absolute(candidate.strip()) or None
@@ -318,7 +334,7 @@ class ArticlePage:
 
     def image_caption(self) -> Iterator[str]:
         yield from self._template_texts("image_caption")
-        yield from self.texts("figure figcaption")[:1]
+        yield from self.texts("figure figcaption")[:1]  # the first figure is the lead image
 
     # ------------------------------------------------------------------ body and related links
 
@@ -329,9 +345,8 @@ class ArticlePage:
             return [], []
         container = copy.deepcopy(container)  # cleaning must not change the response's tree
         related = self._take_related_blocks(container)
-        for css in (*GENERIC_NOISE, *self.body_noise):
-            for element in container.cssselect(css):
-                _drop(element)
+        for element in _noise_selector(type(self).body_noise)(container):
+            _drop(element)
         paragraphs = _paragraphs(container)
         if paragraphs and self.dateline is not None:
             paragraphs[0] = self.dateline.sub("", paragraphs[0], count=1).strip()
@@ -346,7 +361,7 @@ class ArticlePage:
     def related_urls(self) -> list[str]:
         urls = list(self._body[1])
         for css in self.related_links:
-            urls.extend(self.selector.css(css).xpath("@href").getall())
+            urls.extend(href for el in _css(css)(self.root) if (href := el.get("href")))
         return _unique(
             canonical_url(self.absolute(u), self.url_rules)
             for u in urls
@@ -364,7 +379,7 @@ class ArticlePage:
     def _densest_paragraph_parent(self) -> Any:
         """The element whose own ``<p>`` children hold the most text: the body of an unknown template."""
         best, best_score = None, 0
-        for parent in self.selector.root.xpath("//p/.."):
+        for parent in self.root.xpath("//p/.."):
             if any(a.tag in _SKIP_CONTAINERS for a in parent.iterancestors()) or (
                 parent.tag in _SKIP_CONTAINERS
             ):
@@ -419,16 +434,31 @@ class ArticlePage:
         """The normalised text of every element ``css`` matches (one string per element)."""
         return [
             text
-            for text in (normalise_space(" ".join(el.xpath(".//text()").getall())) for el in self.selector.css(css))
+            for text in (normalise_space(" ".join(el.itertext())) for el in _css(css)(self.root))
             if text
         ]
 
     def _first_element(self, css: str) -> Any:
-        found = self.selector.css(css)
-        return found[0].root if found else None
+        found = _css(css)(self.root)
+        return found[0] if found else None
 
 
 # ---------------------------------------------------------------------- module helpers
+
+
+@functools.cache
+def _css(css: str) -> CSSSelector:
+    """A compiled CSS selector (compiling costs more than matching, on an 80 KB page)."""
+    return CSSSelector(css, translator="html")
+
+
+@functools.cache
+def _noise_selector(site_noise: tuple[str, ...]) -> CSSSelector:
+    return _css(", ".join((*GENERIC_NOISE, *site_noise)))
+
+
+def _first_text(candidates: Iterable[str]) -> str | None:
+    return next((c for c in candidates if isinstance(c, str) and normalise_space(c)), None)
 
 
 def _strings(value: Any) -> list[str]:

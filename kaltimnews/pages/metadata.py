@@ -48,9 +48,8 @@ class Metadata:
         self.json_ld: list[dict[str, Any]] = []
         #: JSON-LD blocks that did not parse: the page's problem, counted by the spider.
         self.json_ld_errors = 0
-        for script in selector.xpath(
-            '//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()'
-        ).getall():
+        root = selector.root
+        for script in root.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()'):
             try:
                 self.json_ld.extend(_flatten(_loads_lenient(script)))
             except ValueError:
@@ -59,10 +58,10 @@ class Metadata:
             (obj for obj in self.json_ld if _types(obj) & ARTICLE_TYPES), {}
         )
         self._meta: dict[str, str] = {}
-        for meta in selector.xpath("//meta[@content]"):
-            key = (meta.attrib.get("property") or meta.attrib.get("name") or "").strip().lower()
+        for meta in root.xpath("//meta[@content]"):
+            key = (meta.get("property") or meta.get("name") or "").strip().lower()
             if key and key not in self._meta:
-                self._meta[key] = meta.attrib["content"]
+                self._meta[key] = meta.get("content")
 
     def meta(self, *keys: str) -> str | None:
         """The first ``<meta property|name=key content>`` present, in the order asked."""
@@ -73,14 +72,11 @@ class Metadata:
         return None
 
     def meta_all(self, key: str) -> list[str]:
-        return [
-            m.attrib["content"]
-            for m in self.selector.xpath(f'//meta[@property="{key}" or @name="{key}"][@content]')
-        ]
+        return self.selector.root.xpath(f'//meta[@property="{key}" or @name="{key}"]/@content')
 
     def canonical(self) -> str | None:
-        link = self.selector.xpath('//link[@rel="canonical"]/@href').get()
-        return (link or "").strip() or self.meta("og:url") or _entity_id(self.article)
+        link = next(iter(self.selector.root.xpath('//link[@rel="canonical"]/@href')), "")
+        return str(link).strip() or self.meta("og:url") or _entity_id(self.article)
 
     def breadcrumb(self) -> list[str]:
         for obj in self.json_ld:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import cached_property
 
 from kaltimnews.dates import tzinfo_for
 from kaltimnews.pages.base import ArticlePage, Template
@@ -89,10 +90,14 @@ class SuaraArticlePage(ArticlePage):
     )
     title_suffix = re.compile(r"\s*[-|]\s*Suara[\w.]*\.(?:id|com)\s*$", re.IGNORECASE)
 
+    @cached_property
+    def _data_layer_scripts(self) -> list[str]:
+        return self.root.xpath("//script[contains(., 'dataLayer')]/text()")
+
     # GTM's dataLayer is single-quoted JavaScript, not JSON: read it key by key.
     def data_layer(self, key: str) -> str | None:
         pattern = re.compile(rf"""['"]{re.escape(key)}['"]\s*:\s*['"]?([^'",}}\]]*)""")
-        for script in self.selector.xpath("//script[contains(., 'dataLayer')]/text()").getall():
+        for script in self._data_layer_scripts:
             found = pattern.search(script)
             if found and found.group(1).strip():
                 return found.group(1).strip()

@@ -58,7 +58,7 @@ class TribunArticlePage(ArticlePage):
         return self.url, day
 
     def site_published_candidates(self) -> Iterable[str]:
-        return self.selector.css("time::attr(datetime)").getall()
+        return self.root.xpath("//time/@datetime")
 
 
 class TribunKaltimArticlePage(TribunArticlePage):
