@@ -7,7 +7,9 @@ not downloading articles the store already holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -52,7 +54,13 @@ class SkipStoredArticlesMiddleware:
     can build article requests): an article linked only from stored ones is still found, and
     a chain of stored ones is walked without a download.
 
-    Stats: ``kaltimnews/incremental/skipped``, ``kaltimnews/incremental/known_urls``.
+    The same class is also a spider middleware (``SPIDER_MIDDLEWARES``): there it drops stored
+    article requests as the spider yields them, so they are never scheduled at all (a scheduled
+    request costs a trip through the engine even when it is then ignored); the downloader side
+    catches what reaches the scheduler some other way. Both share one load of the store per crawl.
+
+    Stats: ``kaltimnews/incremental/skipped``, ``kaltimnews/incremental/known_urls``,
+    ``kaltimnews/incremental/related_requested``.
     """
 
     def __init__(self, crawler: Crawler, database_url: str) -> None:
@@ -60,6 +68,7 @@ class SkipStoredArticlesMiddleware:
         self.database_url = database_url
         self.known_urls: frozenset[str] | None = None
         self.related: dict[str, list[str]] = {}
+        self._expanded: set[str] = set()
         self.refresh = False
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
@@ -72,6 +81,14 @@ class SkipStoredArticlesMiddleware:
 
     def load(self, spider: Spider | None) -> None:
         """Read the stored article URLs of ``spider``'s site (none when refreshing)."""
+        shared = _LOADED.get(self.crawler)
+        if shared is not None:  # the other registration of this class loaded it already
+            self.known_urls, self.related, self.refresh = shared
+            return
+        self._load(spider)
+        _LOADED[self.crawler] = (self.known_urls, self.related, self.refresh)
+
+    def _load(self, spider: Spider | None) -> None:
         stats = self.crawler.stats
         self.refresh = is_refresh(spider)
         if self.refresh:
@@ -103,21 +120,72 @@ class SkipStoredArticlesMiddleware:
         )
 
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        spider = spider or self.crawler.spider
         if self.known_urls is None:  # not opened through the signal (e.g. used on its own)
-            self.load(spider or self.crawler.spider)
-        if not self.known_urls:
+            self.load(spider)
+        if not self._is_first_article_page(request):
             return None
-        meta = request.meta
-        if not meta.get("kaltimnews_article") or _page(meta) > 1:
-            return None
-        rules = spider_url_rules(spider or self.crawler.spider)
-        url = meta.get("canonical_url") or canonical_url(request.url, rules)
-        if url not in self.known_urls:
+        url = self._stored_url(request, spider)
+        if url is None:
             return None
         self.crawler.stats.inc_value("kaltimnews/incremental/skipped")
         logger.debug("Skipping stored article %s", url)
-        self._request_related(url, spider or self.crawler.spider)
+        self._request_related(url, spider)
         raise IgnoreRequest(f"article already stored: {url}")
+
+    # -- spider middleware side ----------------------------------------------------------
+
+    def process_spider_output(
+        self, response: Any, result: Iterable[Any], spider: Spider | None = None
+    ) -> Iterator[Any]:
+        for output in result:
+            yield from self._unless_stored(output, spider or self.crawler.spider)
+
+    async def process_spider_output_async(
+        self, response: Any, result: AsyncIterator[Any], spider: Spider | None = None
+    ) -> AsyncIterator[Any]:
+        async for output in result:
+            for kept in self._unless_stored(output, spider or self.crawler.spider):
+                yield kept
+
+    def _unless_stored(self, output: Any, spider: Spider) -> Iterator[Any]:
+        """``output``, or nothing when it asks for a stored article: then its Baca Juga links."""
+        if not isinstance(output, Request) or not self._is_first_article_page(output):
+            yield output
+            return
+        if self.known_urls is None:
+            self.load(spider)
+        make_request = getattr(spider, "article_request", None)
+        pending = [output]
+        while pending:
+            request = pending.pop()
+            url = self._stored_url(request, spider)
+            if url is None:
+                yield request
+                continue
+            if url in self._expanded:  # linked again, or a cycle of Baca Juga links
+                continue
+            self._expanded.add(url)
+            self.crawler.stats.inc_value("kaltimnews/incremental/skipped")
+            if make_request is None or not getattr(spider, "follow_related", True):
+                continue
+            for related_url in self.related.get(url, ()):
+                related = make_request(related_url)
+                if related is not None:
+                    self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
+                    pending.append(related)
+
+    def _is_first_article_page(self, request: Request) -> bool:
+        return bool(request.meta.get("kaltimnews_article")) and _page(request.meta) <= 1
+
+    def _stored_url(self, request: Request, spider: Spider | None) -> str | None:
+        if not self.known_urls:
+            return None
+        rules = spider_url_rules(spider or self.crawler.spider)
+        url = request.meta.get("canonical_url") or canonical_url(request.url, rules)
+        return url if url in self.known_urls else None
+
+    # -- downloader middleware side -------------------------------------------------------
 
     def _request_related(self, url: str, spider: Spider | None) -> None:
         make_request = getattr(spider, "article_request", None)
@@ -128,6 +196,12 @@ class SkipStoredArticlesMiddleware:
             if request is not None:  # None: not an article of this site
                 self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
                 self.crawler.engine.crawl(request)
+
+
+#: What a crawl loaded from the store, shared by the downloader and spider registrations.
+_LOADED: WeakKeyDictionary[Crawler, tuple[frozenset[str] | None, dict[str, list[str]], bool]] = (
+    WeakKeyDictionary()
+)
 
 
 def _page(meta: dict[str, Any]) -> int:

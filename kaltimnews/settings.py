@@ -59,6 +59,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Before robots.txt and the download: a stored article is not fetched again.
     "kaltimnews.middlewares.SkipStoredArticlesMiddleware": 50,
 }
+SPIDER_MIDDLEWARES = {
+    # Nearest the spider: a stored article's request is dropped before it is ever scheduled.
+    "kaltimnews.middlewares.SkipStoredArticlesMiddleware": 950,
+}
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///data/kaltimnews.sqlite3")
 STORAGE_BATCH_SIZE = 100
