@@ -28,9 +28,11 @@ TELNETCONSOLE_ENABLED = False
 
 # --- The local mirror: every request read from MIRROR_URL/<host><path>?<query> when set.
 MIRROR_URL = os.environ.get("MIRROR_URL", "")
-# scrapy-playwright renders requests marked meta["playwright"] and hands every other request to
-# Scrapy's HTTP/1.1 handler: plain crawls never start a browser.
-MIRROR_INNER_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+MIRROR_INNER_HANDLER = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+# With -a render=1 the spider puts scrapy-playwright's handler in MIRROR_INNER_HANDLER's place: it
+# renders requests marked meta["playwright"] and hands every other request to the HTTP/1.1
+# handler. Plain crawls do not load it at all (its Node.js driver alone is ~120 MB).
+RENDER_DOWNLOAD_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 DOWNLOAD_HANDLERS = {
     "http": "kaltimnews.mirror.MirrorDownloadHandler",
     "https": "kaltimnews.mirror.MirrorDownloadHandler",

@@ -71,6 +71,10 @@ class NewsSpider(SitemapSpider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         if _truthy(kwargs.get("render", False)):
             require_browser()  # a clear message now, not a browser launch failure mid-crawl
+            # Settings are still open here (they freeze once the spider exists).
+            crawler.settings.set(
+                "MIRROR_INNER_HANDLER", crawler.settings.get("RENDER_DOWNLOAD_HANDLER"), priority="spider"
+            )
         return super().from_crawler(crawler, *args, **kwargs)
 
     @property
