@@ -138,3 +138,8 @@ KALTIMNEWS_HEALTH_FINISH_REASONS = ["finished"]
 HEALTH_REPORT = ""
 #: Set aside a JOBDIR's stale queue and seen-set after a crash (kaltimnews/extensions.py).
 KALTIMNEWS_JOBDIR_GUARD = True
+
+# --- Distributed crawling (docs/scaling.md). With REDIS_URL (a setting, or the environment
+# variable), a crawl is one worker of a shared crawl: scrapy-redis queue and duplicate filter in
+# Redis, articles in DATABASE_URL. Without REDIS_URL the add-on changes nothing.
+ADDONS = {"kaltimnews.distributed.RedisAddon": 0}

@@ -66,7 +66,7 @@ def run_crawl(
         command += ["-s", f"{name}={value}"]
     for name, value in (args or {}).items():
         command += ["-a", f"{name}={value}"]
-    env = {k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL", "SCRAPY_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL", "REDIS_URL", "SCRAPY_SETTINGS_MODULE"}}
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     items = [json.loads(line) for line in jsonl.read_text("utf-8").splitlines()] if jsonl.exists() else []
     stats = json.loads(stats_path.read_text("utf-8")) if stats_path.exists() else {}

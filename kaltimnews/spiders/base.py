@@ -24,7 +24,6 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
-from w3lib.util import to_unicode
 
 from kaltimnews.browser import require_browser
 from kaltimnews.items import ArticleItem
@@ -407,7 +406,7 @@ def _actual_encoding(response: TextResponse) -> tuple[str, str] | None:
     except UnicodeDecodeError:
         is_utf8 = False
     declared = (
-        http_content_type_encoding(to_unicode(response.headers.get(b"Content-Type") or b"", "latin-1"))
+        http_content_type_encoding((response.headers.get(b"Content-Type") or b"").decode("latin-1"))
         or html_body_declared_encoding(body)
         or read_bom(body)[0]
     )

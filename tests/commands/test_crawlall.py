@@ -27,7 +27,7 @@ def expected(site):
 def test_crawlall_stores_and_feeds_both_sites(tmp_path):
     database = tmp_path / "store.sqlite3"
     jsonl, csv_path = tmp_path / "all.jsonl", tmp_path / "all.csv"
-    env = {k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL", "REDIS_URL"}}
     with serve_mirror([bundled_mirror(site) for site in SITES]) as server:
         completed = subprocess.run(
             [sys.executable, "-m", "scrapy", "crawlall", "-O", str(jsonl), "-O", str(csv_path),

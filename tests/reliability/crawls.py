@@ -50,7 +50,7 @@ class BackgroundCrawl:
         for name, value in all_settings.items():
             command += ["-s", f"{name}={value}"]
         environment = {
-            k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL", "SCRAPY_SETTINGS_MODULE"}
+            k: v for k, v in os.environ.items() if k not in {"MIRROR_URL", "DATABASE_URL", "REDIS_URL", "SCRAPY_SETTINGS_MODULE"}
         }
         environment["DATABASE_URL"] = database_url
         environment.update(env or {})
