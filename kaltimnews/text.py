@@ -45,7 +45,10 @@ def normalise_space(text: str | None) -> str:
     """One line of text: NFC, every kind of space folded to one, trimmed."""
     if not text:
         return ""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(text))).strip()
+    text = str(text)
+    if text.isascii():  # most page text: no normalisation to do, and str.split() is exact here
+        return " ".join(text.split())
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
 def is_chrome(line: str) -> bool:

@@ -19,9 +19,9 @@ GENERIC_TRACKING_PARAMS = frozenset(
 GENERIC_TRACKING_PREFIXES = ("utm_",)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class UrlRules:
-    """A site's URL rules, beyond the generic ones."""
+    """A site's URL rules, beyond the generic ones (compared and hashed by identity)."""
 
     tracking_params: frozenset[str] = frozenset()
     #: Parameter that selects one page of a multi-page article; the article URL has none.
@@ -51,10 +51,22 @@ def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
     url = (url or "").strip()
     if not url:
         return ""
-    try:
-        return _canonical_url(url, rules)
-    except ValueError:
-        return ""
+    # Menus and sidebars repeat the same links on every page: canonicalise each once.
+    key = (rules, url)
+    cached = _CANONICAL_CACHE.get(key)
+    if cached is None:
+        try:
+            cached = _canonical_url(url, rules)
+        except ValueError:
+            cached = ""
+        if len(_CANONICAL_CACHE) >= _CANONICAL_CACHE_SIZE:
+            _CANONICAL_CACHE.clear()
+        _CANONICAL_CACHE[key] = cached
+    return cached
+
+
+_CANONICAL_CACHE: dict[tuple[UrlRules, str], str] = {}
+_CANONICAL_CACHE_SIZE = 50_000
 
 
 def _canonical_url(url: str, rules: UrlRules) -> str:
