@@ -66,7 +66,7 @@ def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
 
 
 _CANONICAL_CACHE: dict[tuple[UrlRules, str], str] = {}
-_CANONICAL_CACHE_SIZE = 50_000
+_CANONICAL_CACHE_SIZE = 4_096  # menu links; article links repeat only a few times
 
 
 def _canonical_url(url: str, rules: UrlRules) -> str:
