@@ -68,3 +68,12 @@ scrapyd:
 	ln -sfn $(CURDIR)/scrapyd.conf $(SCRAPYD_HOME)/scrapyd.conf
 	cd $(SCRAPYD_HOME) && DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/data/kaltimnews.sqlite3}" \
 	  exec $(abspath $(VENV))/bin/scrapyd
+
+## Benchmarks: bench/results.md and bench/results.json (docs/performance.md). About 15 minutes;
+## BENCH_ARGS="--sizes 1000,5000,20000" adds the 20,000-article crawls (about 30 minutes more),
+## BENCH_ARGS=--quick is a one-minute smoke test written to bench/out/.
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install
+	$(PY) bench/run_all.py $(BENCH_ARGS)
