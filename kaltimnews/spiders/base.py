@@ -108,9 +108,11 @@ class NewsSpider(SitemapSpider):
     sitemap_rules = [(r".", "parse_article")]
 
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        # A sitemap index lists sitemaps, not articles: all of them are followed.
+        is_index = getattr(entries, "type", None) == "sitemapindex"
         for entry in entries:
             loc = (entry.get("loc") or "").strip()
-            if self.page_class.is_article_url(loc) or entry.get("sitemap"):
+            if is_index or self.page_class.is_article_url(loc):
                 entry["loc"] = loc
                 yield entry
             elif loc:
