@@ -70,8 +70,9 @@ scrapyd:
 	  exec $(abspath $(VENV))/bin/scrapyd
 
 ## Benchmarks: bench/results.md and bench/results.json (docs/performance.md). About 15 minutes;
-## BENCH_ARGS="--sizes 1000,5000,20000" adds the 20,000-article crawls (about 30 minutes more),
-## BENCH_ARGS=--quick is a one-minute smoke test written to bench/out/.
+## BENCH_ARGS="--sizes 1000,5000,20000" adds the 20,000-article crawls (about 30 minutes in all),
+## BENCH_ARGS=--quick is a one-minute smoke test written to bench/out/. The PostgreSQL and Redis
+## figures need `make services` first; without them those rows say the service is unavailable.
 BENCH_ARGS ?=
 
 .PHONY: bench

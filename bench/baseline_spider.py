@@ -6,7 +6,7 @@ Run it like the real crawl, from the project folder, with the same settings::
         -s CONCURRENT_REQUESTS=16 -a listing_pages=N
 
 It requests what the real spider requests (its sitemap URLs and the sitemaps robots.txt names,
-its home and listing pages, listing pagination up to ``listing_pages`` links, every article
+its home and listing pages, listing pagination up to ``listing_pages`` pages, every article
 linked from those, and each article's "Baca Juga" links; start URLs and URL patterns are read
 from ``SuaraKaltimSpider`` itself) through the same download handler (``MIRROR_URL``),
 robots.txt middleware and scheduler, but finds links with byte regexes instead of parsing HTML,
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from scrapy import Request, Spider
 from scrapy.http import Response
@@ -37,7 +37,7 @@ SITEMAP_LOC = re.compile(rb"<loc>(?:<!\[CDATA\[)?\s*(.*?)\s*(?:\]\]>)?</loc>")
 class BaselineSpider(Spider):
     name = "baseline"
     allowed_domains = REAL.allowed_domains
-    custom_settings = {
+    custom_settings: ClassVar[dict[str, Any]] = {
         # Nothing of ours but the download handler (MIRROR_URL) and the stats file: no item
         # pipelines, no store to read stored URLs from.
         "ITEM_PIPELINES": {},
@@ -47,7 +47,7 @@ class BaselineSpider(Spider):
     def __init__(self, *args: Any, listing_pages: int | str = REAL.default_listing_pages, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.listing_pages = int(listing_pages)
-        self._listing_links_seen = 0
+        self._listing_urls_seen: set[str] = set()
 
     async def start(self) -> Any:
         for url in REAL.sitemap_urls:
@@ -68,11 +68,17 @@ class BaselineSpider(Spider):
             url = response.urljoin(href.decode())
             if REAL.page_class.is_article_url(url):
                 yield from self._article(url)
-            elif REAL.listing_url is not None and REAL.listing_url.search(url):
-                # The real spider counts every listing link it meets against listing_pages.
-                if self._listing_links_seen < self.listing_pages:
-                    self._listing_links_seen += 1
-                    yield Request(url, callback=self.parse_listing)
+            elif self._new_listing_page(url):
+                yield Request(url, callback=self.parse_listing)
+
+    def _new_listing_page(self, url: str) -> bool:
+        """As the real spider: each listing page counts once against ``listing_pages``."""
+        if REAL.listing_url is None or not REAL.listing_url.search(url):
+            return False
+        if url in self._listing_urls_seen or len(self._listing_urls_seen) >= self.listing_pages:
+            return False
+        self._listing_urls_seen.add(url)
+        return True
 
     def parse_article(self, response: Response) -> Iterator[Request]:
         for href in BACA_JUGA_HREF.findall(response.body):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -42,7 +43,17 @@ from typing import Any
 
 import common
 import generate_mirror
-from common import OUT, PYTHON, Measured, median, mirror_server, read_stats, run_measured, scrapy_command, stats_figures
+from common import (
+    OUT,
+    PYTHON,
+    Measured,
+    median,
+    mirror_server,
+    read_stats,
+    run_measured,
+    scrapy_command,
+    stats_figures,
+)
 
 SEED = 7
 
@@ -211,7 +222,7 @@ def crawl_size(n: int, repeats: int, server_kind: str = "fast") -> dict[str, Any
 def growth_per_doubling(rows: list[dict[str, Any]], key: str = "max_rss_mb") -> list[dict[str, Any]]:
     """Between consecutive sizes: how much ``key`` grows per doubling of N."""
     out = []
-    for small, large in zip(rows, rows[1:]):
+    for small, large in itertools.pairwise(rows):
         doublings = math.log2(large["n"] / small["n"])
         factor = (large["crawl"][key] / small["crawl"][key]) ** (1 / doublings)
         out.append({"from": small["n"], "to": large["n"], "growth_per_doubling": round(factor - 1, 3)})
@@ -272,9 +283,9 @@ def server_ceiling(n: int, repeats: int) -> dict[str, Any]:
             with mirror_server(root, kind) as server:
                 alone[kind].append(server_alone(server, root))
                 runs[kind].append(run_spider("baseline", server, manifest, workdir, f"baseline-{kind}"))
-    for kind in runs:
+    for kind, kind_runs in runs.items():
         results[kind] = {
-            "baseline_pages_per_s": median([r["pages_per_s"] for r in runs[kind]]),
+            "baseline_pages_per_s": median([r["pages_per_s"] for r in kind_runs]),
             "alone_requests_per_s": median([a["requests_per_s"] for a in alone[kind]]),
             "alone_mb_per_s": median([a["mb_per_s"] for a in alone[kind]]),
         }

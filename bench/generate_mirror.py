@@ -53,8 +53,7 @@ PAGE_BYTES = (60_000, 100_000)
 # --------------------------------------------------------------------------- vocabulary
 
 #: Lorem-style Indonesian word salad. No "baca": a generated "baca juga" must never occur by chance.
-VOCABULARY = tuple(
-    """
+_WORDS = """
     warga pemerintah daerah kota kabupaten provinsi sungai jalan pasar harga petani nelayan
     sekolah rumah sakit kantor dinas bupati wali gubernur kepala desa kelurahan kecamatan
     program bantuan anggaran proyek pembangunan jembatan pelabuhan bandara terminal kapal
@@ -75,16 +74,18 @@ VOCABULARY = tuple(
     yang ini itu tersebut tidak belum sudah masih akan sedang telah pernah selalu
     juga pun lagi saja hanya bahkan terutama termasuk antara lain misalnya yakni
     Samarinda Balikpapan Bontang Tenggarong Sangatta Penajam Berau Kutai Mahakam Nusantara
-    """.split()
-)
-FIRST_NAMES = tuple(
+"""
+VOCABULARY = tuple(_WORDS.split())
+_FIRST = (
     "Adi Bayu Citra Dimas Eka Fitri Gilang Hana Indra Joko Kartika Lestari Maya Nanda "
-    "Oki Putra Rahma Sari Teguh Utami Wahyu Yoga Zahra".split()
+    "Oki Putra Rahma Sari Teguh Utami Wahyu Yoga Zahra"
 )
-LAST_NAMES = tuple(
+FIRST_NAMES = tuple(_FIRST.split())
+_LAST = (
     "Pratama Saputra Wijaya Hidayat Lestari Kurniawan Permata Santoso Rahmawati Nugraha "
-    "Setiawan Handayani Susanto Ramadhan Purnama".split()
+    "Setiawan Handayani Susanto Ramadhan Purnama"
 )
+LAST_NAMES = tuple(_LAST.split())
 DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
 MONTHS = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
@@ -679,8 +680,8 @@ def generate(n: int, outdir: Path, seed: int = 7, per_listing: int = 30) -> dict
         "seed": seed,
         "per_listing": per_listing,
         "listing_pages": pages,
-        # NewsSpider counts every listing *link* it sees against -a listing_pages (the header's
-        # "Indeks" link and each pagination link too), so the budget is links, not pages.
+        # -a listing_pages for a crawl that reads every listing page: generous on purpose (older
+        # spiders counted every listing link met, 6-8 per page, rather than distinct pages).
         "listing_pages_arg": pages * 12 + 20,
         "sitemaps": len(paths),
         "baca_juga_only": sum(1 for a in articles if not a.listed),
