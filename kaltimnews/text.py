@@ -46,9 +46,12 @@ def normalise_space(text: str | None) -> str:
     if not text:
         return ""
     text = str(text)
-    if text.isascii():  # most page text: no normalisation to do, and str.split() is exact here
-        return " ".join(text.split())
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+        # str.split() already splits on NBSP and the other Unicode spaces, not on these two.
+        if "\u200b" in text or "\ufeff" in text:
+            text = text.replace("\u200b", " ").replace("\ufeff", " ")
+    return " ".join(text.split())
 
 
 def is_chrome(line: str) -> bool:
