@@ -98,6 +98,7 @@ class ArticlePage:
         self.selector: Selector = response.selector
         #: The lxml tree: hot paths query it directly, without a parsel wrapper per node.
         self.root = self.selector.root
+        self._values_by_field: dict[str, list[str]] = {}
         self.metadata = Metadata(self.selector)
         self.ld = self.metadata.article
 
@@ -199,13 +200,17 @@ class ArticlePage:
                 yield from self.texts(css)
 
     def _template_values(self, field: str) -> list[str]:
-        """The texts of the first template whose selector for ``field`` finds any."""
-        for template in self._templates_in_order():
-            css = getattr(template, field)
-            found = self.texts(css) if css else []
-            if found:
-                return found
-        return []
+        """The texts of the first template whose selector for ``field`` finds any.
+
+        Kept per field: ``editor()`` reads the author byline too, and selectors scan the whole page.
+        """
+        if field not in self._values_by_field:
+            self._values_by_field[field] = next(
+                (found for template in self._templates_in_order()
+                 if (css := getattr(template, field)) and (found := self.texts(css))),
+                [],
+            )  # fmt: skip
+        return self._values_by_field[field]
 
     def title(self) -> Iterator[str]:
         yield from _strings(self.ld.get("headline"))
