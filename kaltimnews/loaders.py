@@ -2,14 +2,22 @@
 
 Page objects add candidate values in order of trust (metadata, template selectors, generic
 fallbacks); single-valued fields keep the first non-empty one.
+
+:class:`ArticleLoader` declares the processors. :func:`load_article` applies the same
+processors to one value list per field, which is all a page object needs: it gives the item
+``ArticleLoader`` gives (``tests/reliability/test_properties.py`` checks it), without
+ItemLoader's per-value bookkeeping, which profiled at half the cost of building an item.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from itemloaders.processors import Join, MapCompose, TakeFirst
+from itemloaders.utils import arg_to_iter
 from scrapy.loader import ItemLoader
 
 from kaltimnews.dates import to_iso
@@ -58,3 +66,33 @@ class ArticleLoader(ItemLoader):
     body_in = MapCompose(normalise_space, drop_chrome)
     body_out = Join("\n\n")
     word_count_in = MapCompose(int)
+
+
+@functools.cache
+def _processors() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
+    """(input, output) processor of every item field, as ``ArticleLoader`` resolves them."""
+    loader = ArticleLoader()
+    return {
+        field: (loader.get_input_processor(field), loader.get_output_processor(field))
+        for field in ArticleItem.fields
+    }
+
+
+def load_article(values: Mapping[str, Any]) -> ArticleItem:
+    """The item of ``ArticleLoader(item=ArticleItem())``, one ``add_value(field, value)`` a field, ``load_item()``.
+
+    None and values the input processor empties leave the field unset, as with the loader.
+    """
+    processors = _processors()
+    item = ArticleItem()
+    for field, value in values.items():
+        if value is None:
+            continue
+        process_input, process_output = processors[field]
+        processed = process_input(arg_to_iter(value))
+        if not processed:
+            continue
+        output = process_output(arg_to_iter(processed))
+        if output is not None:
+            item[field] = output
+    return item

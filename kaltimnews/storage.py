@@ -288,9 +288,6 @@ _MIGRATION_LOCK_KEY = 0x6B616C74  # "kalt"
 # Items to rows
 # --------------------------------------------------------------------------------------------
 
-_WHITESPACE = re.compile(r"\s+")
-
-
 def normalise_for_fingerprint(text: Any) -> str:
     """Text as the fingerprint sees it: NFC, lowercase, every run of whitespace one space.
 
@@ -300,7 +297,9 @@ def normalise_for_fingerprint(text: Any) -> str:
     if text is None:
         return ""
     text = unicodedata.normalize("NFC", str(text)).replace("\u200b", " ").replace("\ufeff", " ")
-    return _WHITESPACE.sub(" ", text).strip().lower()
+    # str.split() and the regex \s+ split on the same characters (str.isspace); split() is
+    # several times faster on an article body than re.sub.
+    return " ".join(text.split()).lower()
 
 
 def content_fingerprint(title: Any, body: Any) -> str:

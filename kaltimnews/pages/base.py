@@ -23,19 +23,20 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar
 
-from lxml import html as lxml_html
-from lxml.cssselect import CSSSelector
-from parsel import Selector
+from lxml import etree
 from scrapy.http import TextResponse
 
 from kaltimnews.dates import parse_date, to_iso
 from kaltimnews.items import ArticleItem
-from kaltimnews.loaders import ArticleLoader
+from kaltimnews.loaders import load_article
+from kaltimnews.pages.document import Document, drop_tree, text_content
 from kaltimnews.pages.metadata import Metadata, image_url, keywords, person_names
 from kaltimnews.text import RELATED_LABEL, normalise_space, word_count
 from kaltimnews.urls import DEFAULT_RULES, UrlRules, canonical_url, page_number, with_query_param
 
-XPATH_NS = {"re": "http://exslt.org/regular-expressions"}
+#: The text nodes under an element, each knowing its parent (RELATED_LABEL picks the labels in
+#: Python: EXSLT's re:test calls back into Python per node, libxml2's translate() is slower still).
+_TEXT_NODES = etree.XPath(".//text()")
 
 
 @dataclass(frozen=True)
@@ -95,39 +96,38 @@ class ArticlePage:
 
     def __init__(self, response: TextResponse):
         self.response = response
-        self.selector: Selector = response.selector
-        #: The lxml tree: hot paths query it directly, without a parsel wrapper per node.
-        self.root = self.selector.root
+        # Parsed here rather than through response.selector: see pages/document.py.
+        self.document = Document.from_text(response.text, base_url=response.url)
+        self.root = self.document.root
         self._values_by_field: dict[str, list[str]] = {}
-        self.metadata = Metadata(self.selector)
+        self.metadata = Metadata(self.root)
         self.ld = self.metadata.article
 
     # ------------------------------------------------------------------ the item
 
     def to_item(self, crawled_at: datetime | None = None) -> ArticleItem:
         # Single-valued fields take the first candidate with text: lower layers are never asked.
-        loader = ArticleLoader(item=ArticleItem())
-        loader.add_value("url", self.url)
-        loader.add_value("site", self.site)
-        loader.add_value("title", _first_text(self.title()))
-        loader.add_value("authors", self.authors())
-        loader.add_value("editor", _first_text(self.editor()))
         published = self.published()
-        if published:
-            loader.add_value("published_at_raw", published[0])
-            loader.add_value("published_at", published[1])
-        loader.add_value("modified_at", self.modified())
-        loader.add_value("section", _first_text(self.section()))
-        loader.add_value("tags", self.tags())
-        loader.add_value("description", _first_text(self.description()))
-        loader.add_value("body", self.paragraphs)
-        loader.add_value("image_url", self.image_url())
-        loader.add_value("image_caption", _first_text(self.image_caption()))
-        loader.add_value("related_urls", self.related_urls)
-        loader.add_value("language", self.language)
         crawled = (crawled_at or datetime.now(UTC)).astimezone(UTC)
-        loader.add_value("crawled_at", to_iso(crawled))
-        item = loader.load_item()
+        item = load_article({
+            "url": self.url,
+            "site": self.site,
+            "title": _first_text(self.title()),
+            "authors": self.authors(),
+            "editor": _first_text(self.editor()),
+            "published_at_raw": published[0] if published else None,
+            "published_at": published[1] if published else None,
+            "modified_at": self.modified(),
+            "section": _first_text(self.section()),
+            "tags": self.tags(),
+            "description": _first_text(self.description()),
+            "body": self.paragraphs,
+            "image_url": self.image_url(),
+            "image_caption": _first_text(self.image_caption()),
+            "related_urls": self.related_urls,
+            "language": self.language,
+            "crawled_at": to_iso(crawled),
+        })  # fmt: skip
         item["word_count"] = word_count(item.get("body"))
         for list_field in ("authors", "tags", "related_urls"):
             item.setdefault(list_field, [])
@@ -163,7 +163,11 @@ class ArticlePage:
         if not param:
             return 1
         highest = 1
-        for href in self.root.xpath(f'//a[contains(@href, "{param}=")]/@href'):
+        marker = f"{param}="
+        for link in self.root.iter("a"):
+            href = link.get("href")
+            if not href or marker not in href:
+                continue
             absolute = self.absolute(href)
             number = page_number(absolute, self.url_rules)
             if number and number > highest and canonical_url(absolute, self.url_rules) == self.url:
@@ -180,7 +184,7 @@ class ArticlePage:
     def template(self) -> Template | None:
         """The first known template whose body container is on the page."""
         for template in self.templates:
-            if template.body and self._first_element(template.body) is not None:
+            if template.body and self.document.select_first(template.body) is not None:
                 return template
         return None
 
@@ -278,7 +282,8 @@ class ArticlePage:
             self.metadata.meta("article:published_time", "og:published_time", "pubdate",
                                "publishdate", "datepublished")  # fmt: skip
         )
-        yield from self.root.xpath("//*[@itemprop='datePublished']/@content")
+        if "datePublished" in self.response.text:  # a whole-page XPath scan, only where it can find any
+            yield from self.root.xpath("//*[@itemprop='datePublished']/@content")
         yield from self._template_texts("published")
         yield from self.site_published_candidates()
         yield from self._date_texts_near_headline()
@@ -348,10 +353,15 @@ class ArticlePage:
         container = self._body_container()
         if container is None:
             return [], []
-        container = copy.deepcopy(container)  # cleaning must not change the response's tree
+        # The noise is found in the page (its index is there), then dropped from a copy:
+        # cleaning must not change the tree the other fields are read from.
+        noise = self.document.select(_noise_css(type(self).body_noise), within=container, ordered=False)
+        original = container
+        container = copy.deepcopy(original)
+        in_copy = dict(zip(original.iter(), container.iter()))
         related = self._take_related_blocks(container)
-        for element in _noise_selector(type(self).body_noise)(container):
-            _drop(element)
+        for element in noise:
+            drop_tree(in_copy[element])
         paragraphs = _paragraphs(container)
         if paragraphs and self.dateline is not None:
             paragraphs[0] = self.dateline.sub("", paragraphs[0], count=1).strip()
@@ -366,7 +376,7 @@ class ArticlePage:
     def related_urls(self) -> list[str]:
         urls = list(self._body[1])
         for css in self.related_links:
-            urls.extend(href for el in _css(css)(self.root) if (href := el.get("href")))
+            urls.extend(href for el in self.document.select(css) if (href := el.get("href")))
         return _unique(
             canonical_url(self.absolute(u), self.url_rules)
             for u in urls
@@ -376,8 +386,8 @@ class ArticlePage:
     def _body_container(self) -> Any:
         for template in self._templates_in_order():
             if template.body:
-                element = self._first_element(template.body)
-                if element is not None and _text_length(element) > 0:
+                element = self.document.select_first(template.body)
+                if element is not None and _has_text(element):
                     return element
         return self._densest_paragraph_parent()
 
@@ -390,9 +400,9 @@ class ArticlePage:
             ):
                 continue
             score = sum(
-                len(normalise_space(p.text_content()))
+                length
                 for p in parent.iterchildren("p")
-                if len(normalise_space(p.text_content())) >= 25
+                if (length := len(normalise_space(text_content(p)))) >= 25
             )
             if score > best_score:
                 best, best_score = parent, score
@@ -401,9 +411,7 @@ class ArticlePage:
     def _take_related_blocks(self, container: Any) -> list[str]:
         """Remove every "Baca Juga" block, recognised by its label whatever its class; return its links."""
         urls: list[str] = []
-        labels = container.xpath(
-            ".//text()[re:test(., '^\\W*baca\\s+juga\\b', 'i')]", namespaces=XPATH_NS
-        )
+        labels = [text for text in _TEXT_NODES(container) if RELATED_LABEL.match(text)]
         for label in labels:
             element = label.getparent()
             if element is None:
@@ -422,8 +430,8 @@ class ArticlePage:
                 block = block.getparent()
             if block.getparent() is None:  # removed already with an enclosing block
                 continue
-            urls.extend(block.xpath(".//a/@href"))
-            _drop(block)
+            urls.extend(href for link in block.iter("a") if (href := link.get("href")) is not None)
+            drop_tree(block)
         return urls
 
     # ------------------------------------------------------------------ selector helpers
@@ -439,27 +447,17 @@ class ArticlePage:
         """The normalised text of every element ``css`` matches (one string per element)."""
         return [
             text
-            for text in (normalise_space(" ".join(el.itertext())) for el in _css(css)(self.root))
+            for text in (normalise_space(" ".join(el.itertext())) for el in self.document.select(css))
             if text
         ]
-
-    def _first_element(self, css: str) -> Any:
-        found = _css(css)(self.root)
-        return found[0] if found else None
 
 
 # ---------------------------------------------------------------------- module helpers
 
 
 @functools.cache
-def _css(css: str) -> CSSSelector:
-    """A compiled CSS selector (compiling costs more than matching, on an 80 KB page)."""
-    return CSSSelector(css, translator="html")
-
-
-@functools.cache
-def _noise_selector(site_noise: tuple[str, ...]) -> CSSSelector:
-    return _css(", ".join((*GENERIC_NOISE, *site_noise)))
+def _noise_css(site_noise: tuple[str, ...]) -> str:
+    return ", ".join((*GENERIC_NOISE, *site_noise))
 
 
 def _first_text(candidates: Iterable[str]) -> str | None:
@@ -486,24 +484,14 @@ def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
 
-def _drop(element: Any) -> None:
-    """Remove an element but keep the text that follows it."""
-    if element.getparent() is None:
-        return
-    if isinstance(element, lxml_html.HtmlElement):
-        element.drop_tree()
-    else:
-        element.getparent().remove(element)
-
-
-def _text_length(element: Any) -> int:
-    return len(normalise_space(element.text_content()))
+def _has_text(element: Any) -> bool:
+    return any(normalise_space(text) for text in element.itertext())
 
 
 def _own_text_length(element: Any) -> int:
     """Text length outside links and the "Baca Juga" label: how much of the element is not a link list."""
-    text = normalise_space(element.text_content())
-    links = sum(len(normalise_space(a.text_content())) for a in element.iter("a"))
+    text = normalise_space(text_content(element))
+    links = sum(len(normalise_space(text_content(a))) for a in element.iter("a"))
     label = RELATED_LABEL.match(text)
     return max(0, len(text) - links - (label.end() if label else 0))
 
@@ -512,14 +500,26 @@ def _paragraphs(container: Any) -> list[str]:
     for br in container.iter("br"):
         # lxml refuses to set text holding control characters, which broken pages do carry.
         br.tail = "\n" + _CONTROL_CHARS.sub("", br.tail or "")
-    # The container is a detached copy, so its ancestors are all inside it.
-    blocks = [
-        el
-        for el in container.iter(*_BLOCK_TAGS)
-        if el is not container and not any(a.tag in _BLOCK_TAGS for a in el.iterancestors())
-    ]
+    blocks = [] if container.tag in _BLOCK_TAGS else _outermost_blocks(container)
     if not blocks:
-        lines = container.text_content().split("\n")
+        lines = text_content(container).split("\n")
     else:
-        lines = [el.text_content() for el in blocks]
+        lines = [text_content(el) for el in blocks]
     return [text for text in (normalise_space(line) for line in lines) if text]
+
+
+def _outermost_blocks(container: Any) -> list[Any]:
+    """The block elements (``_BLOCK_TAGS``) inside ``container`` that are inside no other block."""
+    blocks = []
+    # Depth first with a stack of child iterators: no recursion limit on a deeply nested page.
+    stack = [iter(container)]
+    while stack:
+        for child in stack[-1]:
+            if child.tag in _BLOCK_TAGS:
+                blocks.append(child)
+            elif len(child) and isinstance(child.tag, str):
+                stack.append(iter(child))
+                break
+        else:
+            stack.pop()
+    return blocks

@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from parsel import Selector
-
 ARTICLE_TYPES = frozenset(
     {"NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle", "BlogPosting"}
 )
@@ -43,22 +41,25 @@ def _flatten(node: Any) -> Iterator[dict[str, Any]]:
 class Metadata:
     """The metadata layer of one page."""
 
-    def __init__(self, selector: Selector):
-        self.selector = selector
+    def __init__(self, root: Any):
+        """``root``: the page's lxml root element."""
+        self.root = root
         self.json_ld: list[dict[str, Any]] = []
         #: JSON-LD blocks that did not parse: the page's problem, counted by the spider.
         self.json_ld_errors = 0
-        root = selector.root
-        for script in root.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]/text()'):
+        for script in root.iter("script"):
+            if "ld+json" not in (script.get("type") or "").lower() or not script.text:
+                continue
             try:
-                self.json_ld.extend(_flatten(_loads_lenient(script)))
+                self.json_ld.extend(_flatten(_loads_lenient(script.text)))
             except ValueError:
                 self.json_ld_errors += 1
         self.article: dict[str, Any] = next(
             (obj for obj in self.json_ld if _types(obj) & ARTICLE_TYPES), {}
         )
         self._meta: dict[str, str] = {}
-        for meta in root.xpath("//meta[@content]"):
+        self._metas = [meta for meta in root.iter("meta") if meta.get("content") is not None]
+        for meta in self._metas:
             key = (meta.get("property") or meta.get("name") or "").strip().lower()
             if key and key not in self._meta:
                 self._meta[key] = meta.get("content")
@@ -72,11 +73,15 @@ class Metadata:
         return None
 
     def meta_all(self, key: str) -> list[str]:
-        return self.selector.root.xpath(f'//meta[@property="{key}" or @name="{key}"]/@content')
+        return [m.get("content") for m in self._metas if key in (m.get("property"), m.get("name"))]
 
     def canonical(self) -> str | None:
-        link = next(iter(self.selector.root.xpath('//link[@rel="canonical"]/@href')), "")
-        return str(link).strip() or self.meta("og:url") or _entity_id(self.article)
+        link = next(
+            (href for link in self.root.iter("link")
+             if link.get("rel") == "canonical" and (href := link.get("href")) is not None),
+            None,
+        )  # fmt: skip
+        return (link or "").strip() or self.meta("og:url") or _entity_id(self.article)
 
     def breadcrumb(self) -> list[str]:
         for obj in self.json_ld:

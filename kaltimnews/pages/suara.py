@@ -7,6 +7,7 @@ still extract through the metadata and generic layers of :class:`ArticlePage`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -72,6 +73,12 @@ NETWORK_ARTICLE_URL = re.compile(
 )
 
 
+@functools.cache
+def _data_layer_key(key: str) -> re.Pattern[str]:
+    # GTM's dataLayer is single-quoted JavaScript, not JSON: read it key by key.
+    return re.compile(rf"""['"]{re.escape(key)}['"]\s*:\s*['"]?([^'",}}\]]*)""")
+
+
 class SuaraArticlePage(ArticlePage):
     timezone = "WIB"  # Suara prints WIB even on its Kalimantan sites
     url_rules = SUARA_URL_RULES
@@ -92,13 +99,11 @@ class SuaraArticlePage(ArticlePage):
 
     @cached_property
     def _data_layer_scripts(self) -> list[str]:
-        return self.root.xpath("//script[contains(., 'dataLayer')]/text()")
+        return [s.text for s in self.root.iter("script") if s.text and "dataLayer" in s.text]
 
-    # GTM's dataLayer is single-quoted JavaScript, not JSON: read it key by key.
     def data_layer(self, key: str) -> str | None:
-        pattern = re.compile(rf"""['"]{re.escape(key)}['"]\s*:\s*['"]?([^'",}}\]]*)""")
         for script in self._data_layer_scripts:
-            found = pattern.search(script)
+            found = _data_layer_key(key).search(script)
             if found and found.group(1).strip():
                 return found.group(1).strip()
         return None

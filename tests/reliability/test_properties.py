@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, TextResponse
 
 from kaltimnews.items import ARTICLE_FIELDS, ArticleItem
-from kaltimnews.loaders import ArticleLoader, drop_chrome, iso_datetime, unique_list
+from kaltimnews.loaders import ArticleLoader, drop_chrome, iso_datetime, load_article, unique_list
 from kaltimnews.pages.base import ArticlePage
 from kaltimnews.pages.suara import SUARA_URL_RULES, SuaraKaltimArticlePage
 from kaltimnews.text import is_chrome, normalise_space, split_authors, strip_tag_marker, word_count
@@ -84,6 +84,7 @@ def test_article_loader_never_raises_on_any_strings(values: dict[str, list[str]]
             assert isinstance(item[field], list)
             assert len(item[field]) == len({v.casefold() for v in item[field]})
     assert isinstance(unique_list(list(values)), list)
+    assert load_article(values) == item  # the page objects' fast path gives the loader's item
 
 
 # ---------------------------------------------------------------------------------- URLs
