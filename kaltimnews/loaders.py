@@ -22,7 +22,7 @@ from scrapy.loader import ItemLoader
 
 from kaltimnews.dates import to_iso
 from kaltimnews.items import ArticleItem
-from kaltimnews.text import editor_name, is_chrome, normalise_space, split_authors, strip_tag_marker
+from kaltimnews.text import CHROME_LINE, editor_name, normalise_space, split_authors, strip_tag_marker
 
 
 def unique_list(values: list[Any]) -> list[Any]:
@@ -38,7 +38,8 @@ def unique_list(values: list[Any]) -> list[Any]:
 
 
 def drop_chrome(line: str) -> str | None:
-    return line if line and not is_chrome(line) else None
+    """``line`` unless it is page chrome; ``line`` is normalised already (``body_in`` does that first)."""
+    return line if line and not CHROME_LINE.match(line) else None
 
 
 def non_empty(value: Any) -> Any:
@@ -96,3 +97,4 @@ def load_article(values: Mapping[str, Any]) -> ArticleItem:
         if output is not None:
             item[field] = output
     return item
+

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -304,6 +305,18 @@ def normalise_for_fingerprint(text: Any) -> str:
 
 def content_fingerprint(title: Any, body: Any) -> str:
     """SHA-256 (hex) of the normalised title and body: the same article under two URLs."""
+    if (title is None or isinstance(title, str)) and (body is None or isinstance(body, str)):
+        return _text_fingerprint(title, body)
+    return _fingerprint(title, body)
+
+
+@functools.lru_cache(maxsize=256)
+def _text_fingerprint(title: str | None, body: str | None) -> str:
+    # Deduplication and storage ask for the same item's fingerprint in turn: computed once.
+    return _fingerprint(title, body)
+
+
+def _fingerprint(title: Any, body: Any) -> str:
     payload = normalise_for_fingerprint(title) + "\n" + normalise_for_fingerprint(body)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 

@@ -37,6 +37,7 @@ from kaltimnews.urls import DEFAULT_RULES, UrlRules, canonical_url, page_number,
 #: The text nodes under an element, each knowing its parent (RELATED_LABEL picks the labels in
 #: Python: EXSLT's re:test calls back into Python per node, libxml2's translate() is slower still).
 _TEXT_NODES = etree.XPath(".//text()")
+_RELATED_LABEL_ANYWHERE = re.compile(r"baca\s+juga", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -333,12 +334,12 @@ class ArticlePage:
         yield from _strings(self.metadata.meta("og:description", "description", "twitter:description"))
 
     def image_url(self) -> str | None:
-        for candidate in (
-            image_url(self.ld.get("image")),
-            self.metadata.meta("og:image", "twitter:image"),
-            next(iter(self.root.xpath("//figure//img/@src")), None),
+        for source in (
+            lambda: image_url(self.ld.get("image")),
+            lambda: self.metadata.meta("og:image", "twitter:image"),
+            lambda: next(iter(self.root.xpath("//figure//img/@src")), None),
         ):
-            if candidate:
+            if candidate := source():
                 return self.absolute(candidate.strip()) or None
         return None
 
@@ -411,6 +412,8 @@ class ArticlePage:
     def _take_related_blocks(self, container: Any) -> list[str]:
         """Remove every "Baca Juga" block, recognised by its label whatever its class; return its links."""
         urls: list[str] = []
+        if not _RELATED_LABEL_ANYWHERE.search(text_content(container)):
+            return urls  # one search of the body's text instead of a look at every text node
         labels = [text for text in _TEXT_NODES(container) if RELATED_LABEL.match(text)]
         for label in labels:
             element = label.getparent()

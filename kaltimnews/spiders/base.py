@@ -336,7 +336,6 @@ class NewsSpider(SitemapSpider):
                     yield request
 
     def _emit(self, item: ArticleItem) -> ArticleItem:
-        item["word_count"] = word_count(item.get("body"))
         self._count("articles/emitted")
         return item
 
@@ -424,6 +423,7 @@ def _actual_encoding(response: TextResponse) -> tuple[str, str] | None:
 def _append_page(article: ArticleItem, page_item: ArticleItem) -> None:
     if page_item.get("body"):
         article["body"] = "\n\n".join(b for b in (article.get("body"), page_item["body"]) if b)
+        article["word_count"] = word_count(article["body"])
     related = list(article.get("related_urls") or [])
     related += [u for u in page_item.get("related_urls") or [] if u not in related]
     article["related_urls"] = related
