@@ -103,8 +103,13 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def _admin_engine() -> sa.Engine:
+    # pool_pre_ping: tests/reliability/test_faults.py restarts the server mid-session; a pooled
+    # connection from before the restart is replaced instead of failing the next test's setup.
     return sa.create_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        POSTGRES_ADMIN_URL,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+        pool_pre_ping=True,
     )
 
 
