@@ -6,6 +6,7 @@ rules (its tracking parameters and host aliases) through a :class:`UrlRules`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -51,22 +52,19 @@ def canonical_url(url: str, rules: UrlRules = DEFAULT_RULES) -> str:
     url = (url or "").strip()
     if not url:
         return ""
-    # Menus and sidebars repeat the same links on every page: canonicalise each once.
-    key = (rules, url)
-    cached = _CANONICAL_CACHE.get(key)
-    if cached is None:
-        try:
-            cached = _canonical_url(url, rules)
-        except ValueError:
-            cached = ""
-        if len(_CANONICAL_CACHE) >= _CANONICAL_CACHE_SIZE:
-            _CANONICAL_CACHE.clear()
-        _CANONICAL_CACHE[key] = cached
-    return cached
+    return _cached_canonical_url(url, rules)
 
 
-_CANONICAL_CACHE: dict[tuple[UrlRules, str], str] = {}
-_CANONICAL_CACHE_SIZE = 4_096  # menu links; article links repeat only a few times
+# Menus and sidebars repeat the same links on every page, and a crawl meets each article URL in a
+# sitemap, a listing and "Baca Juga" links: canonicalise each once. A least-recently-used cache
+# keeps the URLs in use when a crawl's URLs outnumber it (clearing a full dict made a 5,000-article
+# crawl canonicalise most URLs again); 32,768 entries are a few MB.
+@functools.lru_cache(maxsize=32_768)
+def _cached_canonical_url(url: str, rules: UrlRules) -> str:
+    try:
+        return _canonical_url(url, rules)
+    except ValueError:
+        return ""
 
 
 def _canonical_url(url: str, rules: UrlRules) -> str:
