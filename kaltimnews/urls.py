@@ -72,11 +72,14 @@ def _canonical_url(url: str, rules: UrlRules) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     host = rules.host_aliases.get(host, host)
     netloc = host if parts.port in (None, 80, 443) else f"{host}:{parts.port}"
-    query = [
+    query = sorted(
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not rules.is_tracking(k) and k != rules.paging_param
-    ]
+    )
+    # Sorted again after decoding: w3lib sorts the raw bytes, and an invalid escape ("%a0") that
+    # decodes to U+FFFD would sort elsewhere on the next pass. For valid UTF-8 the order is
+    # w3lib's (UTF-8 byte order is code point order), so no stored URL changes.
     path = re.sub(r"/{2,}", "/", parts.path)
     if len(path) > 1:
         # ";" too: w3lib drops an empty ";params" only once it ends the path.
