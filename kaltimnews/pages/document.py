@@ -17,12 +17,12 @@ every time a node is touched, and nothing here needs their methods.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import cssselect
-from cssselect.parser import Attrib, Class, CombinedSelector, Hash, Selector
+from cssselect.parser import Attrib, Class, CombinedSelector, Element, Hash, Selector
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
@@ -107,7 +107,7 @@ def _anchor(selector: Selector) -> tuple[str, str, str] | None:
     """
     node = _leftmost_compound(selector.parsed_tree)
     found: tuple[str, str, str] | None = None
-    while node is not None and not isinstance(node, cssselect.parser.Element):
+    while node is not None and not isinstance(node, Element):
         if isinstance(node, Class):
             return "class", node.class_name, "~="
         if isinstance(node, Hash):
@@ -223,7 +223,3 @@ class Document:
         order = self._order
         return sorted(dict.fromkeys(elements), key=order.__getitem__)
 
-
-def select_all(document: Document, selectors: Sequence[str], within: Any = None) -> list[Any]:
-    """The elements any of ``selectors`` finds, once each, in document order."""
-    return document.select(", ".join(selectors), within) if selectors else []
