@@ -48,6 +48,7 @@ class BaselineSpider(Spider):
         super().__init__(*args, **kwargs)
         self.listing_pages = int(listing_pages)
         self._listing_urls_seen: set[str] = set()
+        self._articles_requested: set[str] = set()
 
     async def start(self) -> Any:
         for url in REAL.sitemap_urls:
@@ -85,5 +86,8 @@ class BaselineSpider(Spider):
             yield from self._article(response.urljoin(href.decode()))
 
     def _article(self, url: str) -> Iterator[Request]:
-        if REAL.page_class.is_article_url(url):
+        # As the real spider: an article linked again is not requested again (the real spider
+        # compares canonical URLs; the mirror's links are canonical already).
+        if url not in self._articles_requested and REAL.page_class.is_article_url(url):
+            self._articles_requested.add(url)
             yield Request(url, callback=self.parse_article)

@@ -7,9 +7,11 @@ import json
 import re
 
 import pytest
+from scrapy.utils.test import get_crawler
 
 from kaltimnews.items import ARTICLE_FIELDS
 from kaltimnews.mirror import bundled_mirror
+from kaltimnews.spiders.suarakaltim import SuaraKaltimSpider
 from tests.crawling import run_crawl
 
 pytestmark = pytest.mark.crawl
@@ -41,8 +43,9 @@ def test_every_article_exactly_once_and_nothing_else(crawl):
 
 
 def test_tracking_and_paging_variants_were_the_same_request(crawl):
-    # The home page links the seed article three ways and the multi-page article as ?page=1.
-    assert crawl.stat("dupefilter/filtered") >= 3
+    # The home page links the seed article three ways and the multi-page article as ?page=1:
+    # each variant is a repeat of one canonical URL, dropped by the spider before a request.
+    assert crawl.stat("kaltimnews/discovered/repeat") >= 3
     assert not any("utm_" in url or "?" in url or url.endswith("/") for url in crawl.urls)
 
 
@@ -112,3 +115,20 @@ def test_feeds_are_utf8_with_fixed_columns(crawl):
     seed_row = dict(zip(rows[0], next(r for r in rows if r[0] == SEED_URL), strict=True))
     assert seed_row["authors"] == "Sapri Maulana"
     assert " | " in seed_row["related_urls"]
+
+
+def test_an_article_linked_again_is_not_requested_again():
+    crawler = get_crawler(SuaraKaltimSpider)
+    spider = SuaraKaltimSpider.from_crawler(crawler)
+    crawler.stats.open_spider()
+    url = EXPECTED_URLS[0]
+    first = spider._discovered_article(url, "listing")
+    assert first is not None and first.url == url
+    # Tracking, paging and trailing-slash spellings of it, from any source, are repeats.
+    for variant, source in ((url + "?utm_source=x", "related"), (url + "/", "sitemap"), (url + "?page=1", "feed")):
+        assert spider._discovered_article(variant, source) is None
+    assert crawler.stats.get_value("kaltimnews/discovered/repeat") == 3
+    assert sum(crawler.stats.get_value(f"kaltimnews/discovered/{s}", 0) for s in ("listing", "related", "sitemap", "feed")) == 4
+    assert spider._discovered_article("https://kaltim.suara.com/tag/samarinda", "listing") is None  # no article
+    # article_request stays a plain factory (the incremental middleware builds requests with it).
+    assert spider.article_request(url) is not None
