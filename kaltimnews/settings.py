@@ -24,7 +24,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
+# No way into a running crawl: Scrapy's telnet console, and its remote-control extension (on by
+# default since Scrapy 2.19: an HTTP server in every crawl process that runs the Python code
+# POSTed to it, its token written under the user's state directory). docs/operations.md.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 # --- The local mirror: every request read from MIRROR_URL/<host><path>?<query> when set.
 MIRROR_URL = os.environ.get("MIRROR_URL", "")
@@ -92,6 +96,9 @@ LOG_LEVEL = os.environ.get("KALTIMNEWS_LOG_LEVEL", "INFO")
 
 # STATS_FILE=path writes the final crawl stats as JSON (used by tests and schedulers).
 EXTENSIONS = {
+    # Not even loaded (REMOTE_CONTROL_ENABLED above is the switch): its import of aiohttp alone
+    # is ~0.2 s of every crawl's start, most of a scheduled incremental crawl's run.
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "kaltimnews.extensions.StatsFile": 500,
     "kaltimnews.extensions.MemoryWithBrowser": 510,
 }

@@ -117,6 +117,13 @@ def test_feeds_are_utf8_with_fixed_columns(crawl):
     assert " | " in seed_row["related_urls"]
 
 
+def test_the_crawl_process_opens_no_way_in(crawl):
+    # Scrapy 2.19 enables an HTTP code-execution server in every crawl; the project turns it off.
+    assert "Enabled extensions" in crawl.log
+    assert "RemoteControl" not in crawl.log and "TelnetConsole" not in crawl.log
+    assert "Remote control HTTP server listening" not in crawl.log
+
+
 def test_an_article_linked_again_is_not_requested_again():
     crawler = get_crawler(SuaraKaltimSpider)
     spider = SuaraKaltimSpider.from_crawler(crawler)
