@@ -96,9 +96,6 @@ LOG_LEVEL = os.environ.get("KALTIMNEWS_LOG_LEVEL", "INFO")
 
 # STATS_FILE=path writes the final crawl stats as JSON (used by tests and schedulers).
 EXTENSIONS = {
-    # Not even loaded (REMOTE_CONTROL_ENABLED above is the switch): its import of aiohttp alone
-    # is ~0.2 s of every crawl's start, most of a scheduled incremental crawl's run.
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "kaltimnews.extensions.StatsFile": 500,
     "kaltimnews.extensions.MemoryWithBrowser": 510,
 }
