@@ -52,7 +52,7 @@ class SkipStoredArticlesMiddleware:
 
     A skipped article's stored "Baca Juga" links are requested in its place (when the spider
     can build article requests): an article linked only from stored ones is still found, and
-    a chain of stored ones is walked without a download.
+    a chain of stored ones is walked in memory, without a download or even a request.
 
     The same class is also a spider middleware (``SPIDER_MIDDLEWARES``): there it drops stored
     article requests as the spider yields them, so they are never scheduled at all (a scheduled
@@ -155,25 +155,47 @@ class SkipStoredArticlesMiddleware:
             return
         if self.known_urls is None:
             self.load(spider)
+        url = self._stored_url(output, spider)
+        if url is None:
+            yield output
+            return
+        if self._first_skip(url):
+            yield from self._related_requests(url, spider)
+
+    def _first_skip(self, url: str) -> bool:
+        """Count a stored article as skipped; False if it was already (linked again, or a cycle)."""
+        if url in self._expanded:
+            return False
+        self._expanded.add(url)
+        self.crawler.stats.inc_value("kaltimnews/incremental/skipped")
+        return True
+
+    def _related_requests(self, url: str, spider: Spider | None) -> Iterator[Request]:
+        """Requests for the unstored articles that stored ``url`` reaches through stored "Baca Juga" links.
+
+        The stored links are canonical: a stored target is recognised by its URL and walked here,
+        its own links in turn; only an article not in the store gets a request.
+        """
         make_request = getattr(spider, "article_request", None)
-        pending = [output]
+        if make_request is None or not getattr(spider, "follow_related", True):
+            return
+        known = self.known_urls or frozenset()
+        pending = list(self.related.get(url, ()))
         while pending:
-            request = pending.pop()
-            url = self._stored_url(request, spider)
-            if url is None:
-                yield request
+            related_url = pending.pop()
+            stored = related_url if related_url in known else None
+            request = None
+            if stored is None:
+                request = make_request(related_url)
+                if request is None:  # not an article of this site
+                    continue
+                stored = self._stored_url(request, spider)  # stored under its canonical spelling
+            if stored is not None:
+                if self._first_skip(stored):
+                    pending.extend(self.related.get(stored, ()))
                 continue
-            if url in self._expanded:  # linked again, or a cycle of Baca Juga links
-                continue
-            self._expanded.add(url)
-            self.crawler.stats.inc_value("kaltimnews/incremental/skipped")
-            if make_request is None or not getattr(spider, "follow_related", True):
-                continue
-            for related_url in self.related.get(url, ()):
-                related = make_request(related_url)
-                if related is not None:
-                    self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
-                    pending.append(related)
+            self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
+            yield request
 
     def _is_first_article_page(self, request: Request) -> bool:
         return bool(request.meta.get("kaltimnews_article")) and _page(request.meta) <= 1
@@ -188,14 +210,9 @@ class SkipStoredArticlesMiddleware:
     # -- downloader middleware side -------------------------------------------------------
 
     def _request_related(self, url: str, spider: Spider | None) -> None:
-        make_request = getattr(spider, "article_request", None)
-        if make_request is None or not getattr(spider, "follow_related", True):
-            return
-        for related_url in self.related.get(url, ()):
-            request = make_request(related_url)
-            if request is not None:  # None: not an article of this site
-                self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
-                self.crawler.engine.crawl(request)
+        self._expanded.add(url)
+        for request in self._related_requests(url, spider):
+            self.crawler.engine.crawl(request)
 
 
 #: What a crawl loaded from the store, shared by the downloader and spider registrations.

@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from lxml.cssselect import CSSSelector
+from parsel import Selector
 
 from kaltimnews.mirror import bundled_mirror
 from kaltimnews.pages.base import GENERIC_NOISE
-from kaltimnews.pages.document import Document, drop_tree, parse_html, text_content
+from kaltimnews.pages.document import Document, drop_tree, link_hrefs, parse_html, text_content
 from tests.pages.fixtures import PAGE_CLASSES
 
 TEMPLATE_FIELDS = ("title", "authors", "editor", "published", "body", "tags", "section", "image_caption")
@@ -55,6 +56,12 @@ def test_select_matches_lxml_cssselect_on_every_page(path: Path) -> None:
         for within in document.root.iter("article", "div", "section"):
             assert document.select(css, within=within) == expected(within), (css, within.get("class"))
             assert set(document.select(css, within=within, ordered=False)) == set(expected(within))
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_link_hrefs_are_parsels_on_every_page(path: Path) -> None:
+    text = path.read_text("utf-8", errors="replace")
+    assert link_hrefs(text) == Selector(text=text).css("a::attr(href)").getall()
 
 
 @given(

@@ -134,6 +134,7 @@ def test_an_article_linked_again_is_not_requested_again():
     # Tracking, paging and trailing-slash spellings of it, from any source, are repeats.
     for variant, source in ((url + "?utm_source=x", "related"), (url + "/", "sitemap"), (url + "?page=1", "feed")):
         assert spider._discovered_article(variant, source) is None
+    spider.closed("finished")  # the counts go to the stats when the spider closes
     assert crawler.stats.get_value("kaltimnews/discovered/repeat") == 3
     assert sum(crawler.stats.get_value(f"kaltimnews/discovered/{s}", 0) for s in ("listing", "related", "sitemap", "feed")) == 4
     assert spider._discovered_article("https://kaltim.suara.com/tag/samarinda", "listing") is None  # no article
