@@ -183,19 +183,18 @@ class SkipStoredArticlesMiddleware:
         pending = list(self.related.get(url, ()))
         while pending:
             related_url = pending.pop()
-            stored = related_url if related_url in known else None
-            request = None
-            if stored is None:
+            if related_url in known:
+                stored, request = related_url, None
+            else:
                 request = make_request(related_url)
                 if request is None:  # not an article of this site
                     continue
                 stored = self._stored_url(request, spider)  # stored under its canonical spelling
-            if stored is not None:
-                if self._first_skip(stored):
-                    pending.extend(self.related.get(stored, ()))
-                continue
-            self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
-            yield request
+            if stored is None:
+                self.crawler.stats.inc_value("kaltimnews/incremental/related_requested")
+                yield request
+            elif self._first_skip(stored):
+                pending.extend(self.related.get(stored, ()))
 
     def _is_first_article_page(self, request: Request) -> bool:
         return bool(request.meta.get("kaltimnews_article")) and _page(request.meta) <= 1

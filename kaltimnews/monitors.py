@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 import warnings
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

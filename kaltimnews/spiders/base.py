@@ -239,10 +239,13 @@ class NewsSpider(SitemapSpider):
 
     def article_request(self, url: str, **meta: Any) -> Request | None:
         """The request for the article at ``url`` (canonicalised); None if it is no article URL."""
+        canonical = self._article_url(url)
+        return None if canonical is None else self._article_request(canonical, **meta)
+
+    def _article_url(self, url: str) -> str | None:
+        """``url``'s canonical spelling, or None when that is no article URL of this site."""
         canonical = canonical_url(url, self.page_class.url_rules)
-        if not self.page_class.is_article_url(canonical):
-            return None
-        return self._article_request(canonical, **meta)
+        return canonical if self.page_class.is_article_url(canonical) else None
 
     def _discovered_article(self, url: str, source: str) -> Request | None:
         """The request for an article link found in ``source``; None for a non-article or a repeat.
@@ -250,8 +253,8 @@ class NewsSpider(SitemapSpider):
         Every article link is counted (``discovered/<source>``), each repeat also as
         ``discovered/repeat``.
         """
-        canonical = canonical_url(url, self.page_class.url_rules)
-        if not self.page_class.is_article_url(canonical):
+        canonical = self._article_url(url)
+        if canonical is None:
             return None
         self._links_found[source] += 1
         if canonical in self._requested_articles:
