@@ -29,7 +29,7 @@ from scrapy.http import TextResponse
 from kaltimnews.dates import parse_date, to_iso
 from kaltimnews.items import ArticleItem
 from kaltimnews.loaders import load_article
-from kaltimnews.pages.document import Document, drop_tree, text_content
+from kaltimnews.pages.document import Document, drop_tree, settable_text, text_content
 from kaltimnews.pages.metadata import Metadata, image_url, keywords, person_names
 from kaltimnews.text import RELATED_LABEL, normalise_space, word_count
 from kaltimnews.urls import DEFAULT_RULES, UrlRules, canonical_url, page_number, with_query_param
@@ -71,7 +71,6 @@ PUBLISHED_FUTURE_TOLERANCE = timedelta(days=2)
 #: Nothing here was published online before this (Unix epoch zero and CMS defaults are).
 EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
 _EDITOR_LABEL = re.compile(r"(?i)\beditor\s*:")
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DATE_HINT = re.compile(r"(?:19|20)\d\d|\d{1,2}[:.]\d\d|\blalu\b|\bkemarin\b", re.IGNORECASE)
 
 
@@ -501,8 +500,7 @@ def _own_text_length(element: Any) -> int:
 
 def _paragraphs(container: Any) -> list[str]:
     for br in container.iter("br"):
-        # lxml refuses to set text holding control characters, which broken pages do carry.
-        br.tail = "\n" + _CONTROL_CHARS.sub("", br.tail or "")
+        br.tail = "\n" + settable_text(br.tail or "")
     blocks = [] if container.tag in _BLOCK_TAGS else _outermost_blocks(container)
     if not blocks:
         lines = text_content(container).split("\n")

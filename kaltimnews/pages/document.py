@@ -17,6 +17,7 @@ every time a node is touched, and nothing here needs their methods.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,16 @@ def text_content(element: Any) -> str:
     return etree.tostring(element, method="text", encoding="unicode", with_tail=False)
 
 
+#: Control characters: libxml2 keeps them when it parses a broken page, lxml refuses to set text
+#: that holds them, and they are never article text.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def settable_text(text: str) -> str:
+    """``text`` without the control characters lxml refuses in ``.text`` and ``.tail``."""
+    return _CONTROL_CHARS.sub("", text)
+
+
 def drop_tree(element: Any) -> None:
     """Remove ``element`` and everything in it, but keep the text that follows it (``lxml.html``'s ``drop_tree``)."""
     parent = element.getparent()
@@ -69,9 +80,9 @@ def drop_tree(element: Any) -> None:
     if element.tail:
         previous = element.getprevious()
         if previous is not None:
-            previous.tail = (previous.tail or "") + element.tail
+            previous.tail = settable_text((previous.tail or "") + element.tail)
         else:
-            parent.text = (parent.text or "") + element.tail
+            parent.text = settable_text((parent.text or "") + element.tail)
     parent.remove(element)
 
 
