@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from itemloaders.common import wrap_loader_context
 from itemloaders.processors import Join, MapCompose, TakeFirst
 from itemloaders.utils import arg_to_iter
 from scrapy.loader import ItemLoader
@@ -74,9 +75,40 @@ def _processors() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
     """(input, output) processor of every item field, as ``ArticleLoader`` resolves them."""
     loader = ArticleLoader()
     return {
-        field: (loader.get_input_processor(field), loader.get_output_processor(field))
+        field: (_direct(loader.get_input_processor(field)), loader.get_output_processor(field))
         for field in ArticleItem.fields
     }
+
+
+def _direct(processor: Callable[..., Any]) -> Callable[..., Any]:
+    """``processor`` itself, or for a ``MapCompose`` the same composition without its per-value overhead.
+
+    ``MapCompose`` wraps every function for the loader context and passes every result through
+    ``arg_to_iter`` on each call: most of an item's cost. Here the functions are wrapped once, a
+    string result is taken as it is, and on any error the ``MapCompose`` itself runs again, so
+    the error raised is the one it raises.
+    """
+    if type(processor) is not MapCompose:
+        return processor
+    functions = tuple(wrap_loader_context(f, processor.default_loader_context) for f in processor.functions)
+
+    def compose(values: Any) -> list[Any]:
+        current = values
+        try:
+            for function in functions:
+                following: list[Any] = []
+                for value in current:
+                    result = function(value)
+                    if type(result) is str:
+                        following.append(result)
+                    elif result is not None:
+                        following.extend(arg_to_iter(result))
+                current = following
+        except Exception:
+            return processor(values)
+        return current
+
+    return compose
 
 
 def load_article(values: Mapping[str, Any]) -> ArticleItem:
@@ -97,4 +129,3 @@ def load_article(values: Mapping[str, Any]) -> ArticleItem:
         if output is not None:
             item[field] = output
     return item
-

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from lxml import etree
 from scrapy.http import TextResponse
+from scrapy.utils.response import get_base_url
 
 from kaltimnews.dates import parse_date, to_iso
 from kaltimnews.items import ArticleItem
@@ -32,7 +33,7 @@ from kaltimnews.loaders import load_article
 from kaltimnews.pages.document import Document, drop_tree, settable_text, text_content
 from kaltimnews.pages.metadata import Metadata, image_url, keywords, person_names
 from kaltimnews.text import RELATED_LABEL, normalise_space, word_count
-from kaltimnews.urls import DEFAULT_RULES, UrlRules, canonical_url, page_number, with_query_param
+from kaltimnews.urls import DEFAULT_RULES, UrlRules, canonical_url, join_url, page_number, with_query_param
 
 #: The text nodes under an element, each knowing its parent (RELATED_LABEL picks the labels in
 #: Python: EXSLT's re:test calls back into Python per node, libxml2's translate() is slower still).
@@ -439,11 +440,14 @@ class ArticlePage:
     # ------------------------------------------------------------------ selector helpers
 
     def absolute(self, href: str) -> str:
-        """``href`` made absolute against the page, or ``""`` when it cannot be parsed."""
+        """``href`` made absolute against the page (``response.urljoin``), or ``""`` when it cannot be parsed."""
         try:
-            return self.response.urljoin(href)
+            return join_url(self._base_url, href)
         except ValueError:
             return ""
+
+    def _base_url(self) -> str:
+        return get_base_url(self.response)  # the page's <base href>, found once per response
 
     def texts(self, css: str) -> list[str]:
         """The normalised text of every element ``css`` matches (one string per element)."""

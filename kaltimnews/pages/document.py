@@ -34,7 +34,9 @@ _EMPTY_PAGE = b"<html/>"
 def parse_html(text: str, base_url: str | None = None) -> Any:
     """The page's root element, parsed as parsel does for ``response.selector`` (``<html/>`` if empty)."""
     # Same input handling as parsel.selector.create_root_node: NULs break libxml2's parser.
-    body = text.strip().replace("\x00", "").encode("utf-8") or _EMPTY_PAGE
+    if "\x00" in text:  # a scan, where replace() would copy the page every time
+        text = text.replace("\x00", "")
+    body = text.strip().encode("utf-8") or _EMPTY_PAGE
     parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
     root = etree.fromstring(body, parser=parser, base_url=base_url)
     if root is None:
@@ -240,8 +242,27 @@ class Document:
         return found[0] if found else None
 
     def _in_document_order(self, elements: Iterable[Any]) -> list[Any]:
+        unique = list(dict.fromkeys(elements))
+        if self._order is None and len(unique) <= _FEW:
+            # A few elements are placed by their ancestors' positions: cheaper than numbering
+            # the whole page, which a selector merging many matches still does (once a page).
+            return sorted(unique, key=_position_path)
         if self._order is None:
             self._order = {element: n for n, element in enumerate(self.root.iter())}
-        order = self._order
-        return sorted(dict.fromkeys(elements), key=order.__getitem__)
+        return sorted(unique, key=self._order.__getitem__)
+
+
+#: At most this many elements are ordered by :func:`_position_path`.
+_FEW = 8
+
+
+def _position_path(element: Any) -> list[int]:
+    """The element's child index at each level from the root: lists compare in document order."""
+    path = []
+    parent = element.getparent()
+    while parent is not None:
+        path.append(parent.index(element))
+        element, parent = parent, parent.getparent()
+    path.reverse()
+    return path
 

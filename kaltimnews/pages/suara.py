@@ -99,7 +99,13 @@ class SuaraArticlePage(ArticlePage):
 
     @cached_property
     def _data_layer_scripts(self) -> list[str]:
-        return [s.text for s in self.root.iter("script") if s.text and "dataLayer" in s.text]
+        # GTM's dataLayer is in a JavaScript block; the JSON blocks (JSON-LD, the app's state,
+        # tens of KB) are not read into strings for it.
+        return [
+            text
+            for script in self.root.iter("script")
+            if "json" not in (script.get("type") or "") and (text := script.text) and "dataLayer" in text
+        ]
 
     def data_layer(self, key: str) -> str | None:
         for script in self._data_layer_scripts:

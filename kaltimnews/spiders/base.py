@@ -10,12 +10,12 @@ Every page that gives no item says why in the stats (``kaltimnews/...``) and in 
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from scrapy import Request
 from parsel import Selector
@@ -24,6 +24,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
+from scrapy.utils.response import get_base_url
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
@@ -32,10 +33,9 @@ from kaltimnews.items import ArticleItem
 from kaltimnews.pages.base import ArticlePage
 from kaltimnews.pages.document import link_hrefs
 from kaltimnews.text import word_count
-from kaltimnews.urls import canonical_url
+from kaltimnews.urls import canonical_url, join_url
 
 STATS = "kaltimnews"
-_ABSOLUTE = ("https://", "http://")
 
 
 def _truthy(value: Any) -> bool:
@@ -159,14 +159,10 @@ class NewsSpider(SitemapSpider):
         if not isinstance(response, TextResponse):
             self._count("skipped/non_html")
             return
+        base_url = functools.partial(get_base_url, response)  # found only if a link is relative
         for href in link_hrefs(response.text):
-            url = href.strip()
             try:
-                if url.startswith(_ABSOLUTE):
-                    # Most links of a listing are absolute: checked, not joined (half the cost).
-                    urlsplit(url)
-                else:
-                    url = response.urljoin(url)
+                url = join_url(base_url, href.strip())
             except ValueError:  # "http://[broken": one bad link must not end the page's loop
                 self._count("skipped/invalid_link")
                 self.logger.info("Unparsable link %r on %s", href, response.url)

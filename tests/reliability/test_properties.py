@@ -15,7 +15,7 @@ import json
 import string
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,7 +27,7 @@ from kaltimnews.loaders import ArticleLoader, drop_chrome, iso_datetime, load_ar
 from kaltimnews.pages.base import ArticlePage
 from kaltimnews.pages.suara import SUARA_URL_RULES, SuaraKaltimArticlePage
 from kaltimnews.text import is_chrome, normalise_space, split_authors, strip_tag_marker, word_count
-from kaltimnews.urls import DEFAULT_RULES, canonical_url
+from kaltimnews.urls import DEFAULT_RULES, canonical_url, join_url
 
 QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PAGES = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -144,6 +144,36 @@ def test_canonical_url_is_idempotent_on_cases_found_before(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://[broken", "https://kaltim.suara.com:99999/x", "http://\u2100/"])
 def test_canonical_url_of_an_unparsable_url_is_empty(url: str) -> None:
     assert canonical_url(url) == ""
+
+
+def _joined(base: str, href: str, join: Any) -> tuple[str, str]:
+    try:
+        return "ok", join(base, href)
+    except ValueError as error:
+        return "ValueError", str(error)
+
+
+_BASES = st.sampled_from(
+    ["https://kaltim.suara.com/read/2021/03/25/152700/a", "http://kaltim.suara.com/x/", "https://kaltim.suara.com"]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_BASES, st.one_of(urls, st.text(_URL_CHARS), st.text()))
+def test_join_url_is_urljoin(base: str, href: str) -> None:
+    # The shortcut for plainly absolute links must give urljoin's result, or its error.
+    assert _joined(base, href, join_url) == _joined(base, href, urljoin)
+    assert _joined(base, href, lambda b, h: join_url(lambda: b, h)) == _joined(base, href, urljoin)
+
+
+@pytest.mark.parametrize(
+    "href",
+    ["https://a.id/x?", "https://a.id/x#", "https://a.id/x?#f", "https://a.id/x;", "https://a.id/x;?q=1",
+     "https://a.id/x\ty", "https:///x", "http://[broken", "https://a.id/x y", "HTTPS://A.id/x", "https://a.id"],
+)  # fmt: skip
+def test_join_url_is_urljoin_where_urljoin_rewrites(href: str) -> None:
+    base = "https://kaltim.suara.com/read/a"
+    assert _joined(base, href, join_url) == _joined(base, href, urljoin)
 
 
 # ---------------------------------------------------------------------------------- pages
