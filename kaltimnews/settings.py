@@ -103,8 +103,11 @@ LOG_LEVEL = os.environ.get("KALTIMNEWS_LOG_LEVEL", "INFO")
 EXTENSIONS = {
     "kaltimnews.extensions.StatsFile": 500,
     "kaltimnews.extensions.MemoryWithBrowser": 510,
+    # Full garbage collections skip the start-up objects (kaltimnews/extensions.py).
+    "kaltimnews.extensions.FreezeStartupObjects": 0,
 }
 STATS_FILE = ""
+KALTIMNEWS_GC_FREEZE = True
 
 # --- Reliability (docs/reliability.md): size limits, crawl-health monitors, crash-safe JOBDIR.
 # An article page is 0.1-0.5 MB on the live sites. Scrapy's defaults (1 GB max, 32 MB warning)

@@ -124,6 +124,10 @@ def test_the_crawl_process_opens_no_way_in(crawl):
     assert "Remote control HTTP server listening" not in crawl.log
 
 
+def test_the_crawl_freezes_its_start_up_objects(crawl):
+    assert "kaltimnews.extensions.FreezeStartupObjects" in crawl.log  # among "Enabled extensions"
+
+
 def test_an_article_linked_again_is_not_requested_again():
     crawler = get_crawler(SuaraKaltimSpider)
     spider = SuaraKaltimSpider.from_crawler(crawler)
