@@ -34,9 +34,7 @@ _EMPTY_PAGE = b"<html/>"
 def parse_html(text: str, base_url: str | None = None) -> Any:
     """The page's root element, parsed as parsel does for ``response.selector`` (``<html/>`` if empty)."""
     # Same input handling as parsel.selector.create_root_node: NULs break libxml2's parser.
-    if "\x00" in text:  # a scan, where replace() would copy the page every time
-        text = text.replace("\x00", "")
-    body = text.strip().encode("utf-8") or _EMPTY_PAGE
+    body = text.strip().replace("\x00", "").encode("utf-8") or _EMPTY_PAGE
     parser = etree.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
     root = etree.fromstring(body, parser=parser, base_url=base_url)
     if root is None:
