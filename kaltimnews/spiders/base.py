@@ -363,10 +363,9 @@ class NewsSpider(SitemapSpider):
 
     def _related_requests(self, page: ArticlePage) -> Iterator[Request]:
         for url in page.related_urls:
-            if page.is_article_url(url):
-                request = self._discovered_article(url, "related")
-                if request is not None:
-                    yield request
+            request = self._discovered_article(url, "related")  # None for a non-article or a repeat
+            if request is not None:
+                yield request
 
     def _emit(self, item: ArticleItem) -> ArticleItem:
         self._count("articles/emitted")
